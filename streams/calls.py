@@ -1,0 +1,212 @@
+"""Live calls: audio from a protocol parser through `voice` to events on the hub.
+
+One `CallSession` per live call and, inside it, one `SpeakerWorker` per
+speaker. A worker is the only owner of its `SpeakerStream`: it feeds audio
+(VAD runs on a thread), asks for decode jobs, hands them to the shared
+scheduler, and publishes what comes back, strictly one step at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams.events import CallEnded, CallStarted
+from streams.hub import Hub
+from streams.protocols.base import AudioFrames, CallStart
+from voice.audio import Resampler
+from voice.events import Speaker, TranscriptUpdate
+from voice.online import DecodeJob, SpeakerStream, SpeechProbabilities, StreamingOptions
+from voice.scheduler import DecodeScheduler
+from voice.whisper import Hypothesis
+
+log = logging.getLogger(__name__)
+
+
+class CallRejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """What every call shares: the decode scheduler and how to make a VAD."""
+
+    scheduler: DecodeScheduler
+    make_vad: Callable[[], SpeechProbabilities]
+    streaming: StreamingOptions
+    final_timeout_s: float = 120.0
+
+
+class SpeakerWorker:
+    def __init__(
+        self,
+        stream: SpeakerStream,
+        voice: Voice,
+        publish: Callable[[TranscriptUpdate], object],
+    ) -> None:
+        self.stream = stream
+        self._voice = voice
+        self._publish = publish
+        self._pending_audio: list[np.ndarray] = []
+        self._results: list[tuple[DecodeJob, Hypothesis | None]] = []
+        self._decoding = False
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def feed(self, samples: np.ndarray) -> None:
+        self._pending_audio.append(samples)
+        self._wake.set()
+
+    async def finish(self) -> None:
+        """Waits until every utterance heard so far has been decoded and published."""
+        self._closing = True
+        self._wake.set()
+        await self._task
+
+    async def _run(self) -> None:
+        finished = False
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._pending_audio:
+                audio = np.concatenate(self._pending_audio)
+                self._pending_audio.clear()
+                await asyncio.to_thread(self.stream.push_audio, audio)
+            for job, hypothesis in self._drain_results():
+                for update in self.stream.apply(job, hypothesis):
+                    self._publish(update)
+            if self._closing and not self._pending_audio and not finished:
+                self.stream.finish()
+                finished = True
+            if not self._decoding:
+                self._start_decode(finals_only=finished)
+            if finished and not self._decoding and not self._pending_audio:
+                return
+
+    def _drain_results(self) -> list[tuple[DecodeJob, Hypothesis | None]]:
+        results, self._results = self._results, []
+        return results
+
+    def _start_decode(self, finals_only: bool) -> None:
+        if finals_only and not self.stream.has_pending_finals():
+            return
+        job = self.stream.next_job()
+        if job is None:
+            return
+        self._decoding = True
+        asyncio.get_running_loop().create_task(self._decode(job))
+
+    async def _decode(self, job: DecodeJob) -> None:
+        try:
+            hypothesis = await self._voice.scheduler.decode(job, self.stream.language)
+        finally:
+            self._decoding = False
+        self._results.append((job, hypothesis))
+        self._wake.set()
+
+
+class CallSession:
+    def __init__(self, start: CallStart, protocol: str, hub: Hub, voice: Voice, language: str):
+        self.call_id = start.call_id
+        self._start = start
+        self._hub = hub
+        self._voice = voice
+        self._resamplers: dict[Speaker, Resampler] = {}
+        self._workers: dict[Speaker, SpeakerWorker] = {}
+        self._language = start.language or language
+        self._t0_s = hub.store.audio_end_s(start.call_id)  # > 0 when a call id resumes
+        self._closed = False
+        hub.start_call(
+            start.call_id,
+            CallStarted(
+                protocol=protocol,
+                languages=(self._language,),
+                speakers=tuple(s.value for s in start.channel_speakers),
+                metadata=start.metadata,
+            ),
+        )
+
+    @property
+    def audio_s(self) -> float:
+        return self._t0_s + max((w.stream.audio_s for w in self._workers.values()), default=0.0)
+
+    def feed(self, frames: AudioFrames) -> None:
+        if self._closed:
+            return
+        for channel, speaker in enumerate(frames.channel_speakers):
+            self._worker(speaker).feed(self._resampler(speaker).push(frames.samples[:, channel]))
+
+    async def close(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(w.finish() for w in self._workers.values())),
+                self._voice.final_timeout_s,
+            )
+        except TimeoutError:
+            log.error(
+                "call %s: last finals not decoded in %.0f s",
+                self.call_id,
+                self._voice.final_timeout_s,
+            )
+        self._hub.end_call(self.call_id, CallEnded(round(self.audio_s, 3), reason))
+
+    def _resampler(self, speaker: Speaker) -> Resampler:
+        if speaker not in self._resamplers:
+            self._resamplers[speaker] = Resampler(self._start.audio_format.sample_rate_hz)
+        return self._resamplers[speaker]
+
+    def _worker(self, speaker: Speaker) -> SpeakerWorker:
+        if speaker not in self._workers:
+            stream = SpeakerStream(
+                speaker,
+                self._language,
+                self._voice.make_vad(),
+                self._voice.streaming,
+                t0_s=self._t0_s,
+            )
+            self._workers[speaker] = SpeakerWorker(
+                stream, self._voice, lambda update: self._hub.publish(self.call_id, update)
+            )
+        return self._workers[speaker]
+
+
+class CallRegistry:
+    """The live calls of this process, by call id."""
+
+    def __init__(self, hub: Hub, voice: Voice, language: str, max_calls: int = 0) -> None:
+        self._hub = hub
+        self._voice = voice
+        self._language = language
+        self._max_calls = max_calls
+        self._live: dict[str, CallSession] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def open(self, start: CallStart, protocol: str) -> CallSession:
+        if start.call_id in self._live:
+            raise CallRejected("duplicate_call", f"call {start.call_id!r} is already live")
+        if self._max_calls and len(self._live) >= self._max_calls:
+            raise CallRejected("busy", f"at capacity ({self._max_calls} live calls); try later")
+        session = CallSession(start, protocol, self._hub, self._voice, self._language)
+        self._live[start.call_id] = session
+        return session
+
+    async def close(self, session: CallSession, reason: str) -> None:
+        try:
+            await session.close(reason)
+        finally:
+            self._live.pop(session.call_id, None)
+
+    async def close_all(self, reason: str) -> None:
+        await asyncio.gather(*(self.close(s, reason) for s in list(self._live.values())))

@@ -1,0 +1,25 @@
+"""Errors raised by the `streams` package.
+
+StreamsError
+├── ProtocolError      a client broke its protocol (bad JSON, media before start, ...)
+│                      `code` names the kind; `fatal` ends the connection
+└── ConfigError        a configuration file or variable that cannot be used
+"""
+
+from __future__ import annotations
+
+
+class StreamsError(Exception):
+    """Root of every error raised by `streams`."""
+
+
+class ProtocolError(StreamsError):
+    def __init__(self, code: str, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fatal = fatal
+
+
+class ConfigError(StreamsError):
+    """The configuration cannot be used as given."""

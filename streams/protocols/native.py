@@ -1,0 +1,97 @@
+"""Our own protocol at `ws /v1/ingest`.
+
+{"type": "start", "call_id": "c1", "sample_rate": 16000, "encoding": "pcm16",
+ "channels": 2, "speaker": "customer", "language": "en", "agent_language": "en",
+ "metadata": {...}}
+<binary audio frames: interleaved when channels = 2 (channel 0 customer, 1 agent)>
+{"type": "stop"}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.errors import ProtocolError
+from streams.protocols.base import (
+    AudioFrames,
+    CallStart,
+    CallStop,
+    ProtocolEvent,
+    parse_json_object,
+    parse_speaker,
+    validate_call_id,
+)
+from voice.audio import AudioFormat, decode_pcm16, parse_encoding
+from voice.errors import AudioFormatError
+from voice.events import Speaker
+
+
+class NativeParser:
+    def __init__(self) -> None:
+        self._start: CallStart | None = None
+        self._stopped = False
+
+    def feed_text(self, text: str) -> list[ProtocolEvent]:
+        message = parse_json_object(text)
+        kind = message.get("type", message.get("event"))
+        if kind == "start":
+            return [self._on_start(message)]
+        if kind == "stop":
+            self._require_started("stop")
+            self._stopped = True
+            return [CallStop(str(message.get("reason", "stop")))]
+        raise ProtocolError("unknown_message", f"unknown message type {kind!r}")
+
+    def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:
+        start = self._require_started("audio")
+        if self._stopped:
+            raise ProtocolError("after_stop", "audio after stop is ignored")
+        try:
+            samples = decode_pcm16(data, start.audio_format)
+        except AudioFormatError as exc:
+            raise ProtocolError("bad_audio", str(exc)) from None
+        return [AudioFrames(samples, start.channel_speakers)]
+
+    def _on_start(self, message: dict[str, Any]) -> CallStart:
+        if self._start is not None:
+            raise ProtocolError("duplicate_start", "the call has already started")
+        call_id = validate_call_id(message.get("call_id"))
+        try:
+            fmt = AudioFormat(
+                encoding=parse_encoding(str(message.get("encoding", "pcm16"))),
+                sample_rate_hz=_as_int(message.get("sample_rate", 16000), "sample_rate"),
+                channels=_as_int(message.get("channels", 1), "channels"),
+            )
+        except AudioFormatError as exc:
+            raise ProtocolError("bad_format", str(exc)) from None
+        if fmt.channels == 2:
+            speakers: tuple[Speaker, ...] = (Speaker.CUSTOMER, Speaker.AGENT)
+        else:
+            speakers = (parse_speaker(message.get("speaker", Speaker.CUSTOMER.value)),)
+        metadata = message.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ProtocolError("bad_metadata", "metadata must be a JSON object")
+        self._start = CallStart(
+            call_id=call_id,
+            audio_format=fmt,
+            channel_speakers=speakers,
+            language=_optional_str(message.get("language")),
+            agent_language=_optional_str(message.get("agent_language")),
+            metadata=metadata,
+        )
+        return self._start
+
+    def _require_started(self, what: str) -> CallStart:
+        if self._start is None:
+            raise ProtocolError("not_started", f"{what} before start: send a start message first")
+        return self._start
+
+
+def _as_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ProtocolError("bad_format", f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _optional_str(value: object) -> str | None:
+    return str(value) if value else None

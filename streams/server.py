@@ -1,0 +1,311 @@
+"""The service: one websocket + HTTP server on one port, wiring protocols, voice and the hub.
+
+Routes (see README): ws /v1/ingest, ws /v1/twilio, ws /v1/calls/{id}/events,
+ws /v1/alerts, GET /healthz, GET /v1/calls, GET /v1/calls/{id}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import http
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from streams.calls import CallRegistry, CallRejected, CallSession, Voice
+from streams.config import Config
+from streams.errors import ProtocolError
+from streams.hub import Hub, Subscription
+from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent
+from streams.protocols.native import NativeParser
+from streams.protocols.twilio import TwilioParser
+from streams.store import Store
+from streams.wire import encode_error, encode_json
+from voice.scheduler import DecodeScheduler
+from voice.whisper import SileroVad, WhisperEngine
+
+log = logging.getLogger(__name__)
+
+_EVENTS_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})/events$")
+_CALL_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})$")
+_CLOSE_POLICY = 1008  # websocket close codes (RFC 6455)
+_CLOSE_TRY_AGAIN = 1013
+
+
+class Parser(Protocol):
+    def feed_text(self, text: str) -> list[ProtocolEvent]: ...
+    def feed_bytes(self, data: bytes) -> list[ProtocolEvent]: ...
+
+
+INGEST_PROTOCOLS: dict[str, tuple[str, Callable[[], Parser]]] = {
+    "/v1/ingest": ("native", NativeParser),
+    "/v1/twilio": ("twilio", TwilioParser),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: str  # "ingest", "events", "alerts", "http"
+    path: str
+    call_id: str | None = None
+    since: int = 0
+
+
+class Service:
+    def __init__(self, config: Config, engine: WhisperEngine | None = None) -> None:
+        self.config = config
+        self.store = Store(config.database_path)
+        self.hub = Hub(self.store)
+        self.engine = engine or WhisperEngine(config.asr)
+        self.scheduler = DecodeScheduler(self.engine, config.scheduler)
+        voice = Voice(self.scheduler, SileroVad, config.streaming, config.server.final_timeout_s)
+        self.calls = CallRegistry(self.hub, voice, config.call.language, config.server.max_calls)
+        self._server: Server | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+    async def start(self) -> int:
+        """Starts listening; returns the bound port (useful with port 0)."""
+        self.hub.recover_interrupted_calls()
+        options = self.config.server
+        self._server = await serve(
+            self._handle,
+            options.host,
+            options.port,
+            process_request=self._process_request,
+            max_size=options.max_message_bytes,
+            compression=None,  # audio does not compress; save the CPU
+        )
+        port = int(next(iter(self._server.sockets)).getsockname()[1])
+        log.info("listening on http://%s:%d", options.host, port)
+        return port
+
+    async def stop(self) -> None:
+        """Finishes every live call (decoding its last finals), then closes."""
+        await self.calls.close_all("server_shutdown")
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.scheduler.close()
+        self.store.close()
+
+    # --- HTTP and handshake -------------------------------------------------------------
+    def _route(self, request: Request) -> Route | Response:
+        url = urlsplit(request.path)
+        path = url.path.rstrip("/") or "/"
+        query = parse_qs(url.query)
+        if path in INGEST_PROTOCOLS:
+            return Route("ingest", path)
+        if path == "/v1/alerts":
+            return Route("alerts", path)
+        if match := _EVENTS_PATH.match(path):
+            since = query.get("since", ["0"])[0]
+            if not since.isdigit():
+                return _json_response(http.HTTPStatus.BAD_REQUEST, {"error": "since must be >= 0"})
+            return Route("events", path, match["call_id"], int(since))
+        if path in ("/healthz", "/v1/calls") or _CALL_PATH.match(path):
+            return Route("http", path)
+        return _json_response(http.HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        route = self._route(request)
+        if isinstance(route, Response):
+            return route
+        refusal = self._check_token(request, route)
+        if refusal is not None:
+            return refusal
+        if route.kind == "http":
+            return self._http(route.path)
+        return None  # go on with the websocket handshake
+
+    def _check_token(self, request: Request, route: Route) -> Response | None:
+        tokens = self.config.tokens
+        accepted = {
+            "ingest": [tokens.ingest],
+            "events": [tokens.agent, tokens.supervisor],
+            "alerts": [tokens.supervisor],
+            "http": [tokens.agent, tokens.supervisor],
+        }[route.kind]
+        if route.path == "/healthz" or not any(accepted):
+            return None
+        presented = _presented_token(request)
+        if presented is None:
+            if route.path == "/v1/twilio":
+                return None  # Twilio cannot set headers: the token comes in customParameters
+            return _json_response(
+                http.HTTPStatus.UNAUTHORIZED, {"error": "a bearer token is required"}
+            )
+        if not _token_matches(presented, accepted):
+            return _json_response(http.HTTPStatus.FORBIDDEN, {"error": "token not accepted here"})
+        return None
+
+    def _http(self, path: str) -> Response:
+        if path == "/healthz":
+            return _json_response(
+                http.HTTPStatus.OK, {"status": "ok", "live_calls": len(self.calls)}
+            )
+        if path == "/v1/calls":
+            return _json_response(http.HTTPStatus.OK, {"calls": self.store.calls()})
+        match = _CALL_PATH.match(path)
+        record = self.store.call_record(match["call_id"]) if match else None
+        if record is None:
+            return _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such call"})
+        return _json_response(http.HTTPStatus.OK, record)
+
+    # --- websockets -----------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        route = self._route(ws.request)
+        assert isinstance(route, Route)
+        if route.kind == "ingest":
+            await self._ingest(ws, route.path)
+        elif route.kind == "events":
+            assert route.call_id is not None
+            await self._pump(ws, self.hub.subscribe_call(route.call_id, route.since))
+        elif route.kind == "alerts":
+            await self._pump(ws, self.hub.subscribe_alerts())
+
+    async def _ingest(self, ws: ServerConnection, path: str) -> None:
+        protocol, make_parser = INGEST_PROTOCOLS[path]
+        assert ws.request is not None
+        needs_token_in_start = bool(self.config.tokens.ingest) and (
+            _presented_token(ws.request) is None
+        )
+        ingest = _Ingest(self, ws, protocol, make_parser(), needs_token_in_start)
+        await ingest.run()
+
+    async def _pump(self, ws: ServerConnection, subscription: Subscription) -> None:
+        """Sends a subscription's events until the client leaves or falls too far behind."""
+
+        async def send_all() -> None:
+            while True:
+                await ws.send(await subscription.queue.get())
+                if subscription.overflowed and subscription.queue.empty():
+                    await ws.close(_CLOSE_TRY_AGAIN, "too far behind: reconnect with since")
+                    return
+
+        sender = asyncio.create_task(send_all())
+        closed = asyncio.create_task(ws.wait_closed())
+        try:
+            await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sender.cancel()
+            closed.cancel()
+            self.hub.unsubscribe(subscription)
+
+
+class _Ingest:
+    """One platform connection: parser events drive the call's session."""
+
+    def __init__(
+        self,
+        service: Service,
+        ws: ServerConnection,
+        protocol: str,
+        parser: Parser,
+        needs_token_in_start: bool,
+    ) -> None:
+        self._service = service
+        self._ws = ws
+        self._protocol = protocol
+        self._parser = parser
+        self._needs_token_in_start = needs_token_in_start
+        self._session: CallSession | None = None
+        self._errors = 0
+        self._end_reason = "client_disconnected"
+
+    async def run(self) -> None:
+        try:
+            async for message in self._ws:
+                if not await self._on_message(message):
+                    break
+        except ConnectionClosed:
+            pass
+        finally:
+            if self._session is not None:
+                await self._service.calls.close(self._session, self._end_reason)
+
+    async def _on_message(self, message: str | bytes) -> bool:
+        """Handles one websocket message; False ends the connection."""
+        try:
+            if isinstance(message, str):
+                events = self._parser.feed_text(message)
+            else:
+                events = self._parser.feed_bytes(message)
+            for event in events:
+                await self._on_event(event)
+        except ProtocolError as exc:
+            return await self._refuse(exc.code, exc.message, fatal=exc.fatal)
+        except CallRejected as exc:
+            code = _CLOSE_TRY_AGAIN if exc.code == "busy" else _CLOSE_POLICY
+            return await self._refuse(exc.code, str(exc), fatal=True, close_code=code)
+        return True
+
+    async def _on_event(self, event: ProtocolEvent) -> None:
+        if isinstance(event, CallStart):
+            self._authorize_start()
+            self._session = self._service.calls.open(event, self._protocol)
+            log.info("call %s started (%s)", event.call_id, self._protocol)
+        elif isinstance(event, AudioFrames):
+            if self._session is not None:
+                self._session.feed(event)
+        elif isinstance(event, CallStop) and self._session is not None:
+            session, self._session = self._session, None
+            await self._service.calls.close(session, event.reason)
+            log.info("call %s ended (%s)", session.call_id, event.reason)
+
+    def _authorize_start(self) -> None:
+        if not self._needs_token_in_start:
+            return
+        presented = getattr(self._parser, "custom_parameters", {}).get("token")
+        if not isinstance(presented, str) or not _token_matches(
+            presented, [self._service.config.tokens.ingest]
+        ):
+            raise ProtocolError("unauthorized", "a valid ingest token is required", fatal=True)
+
+    async def _refuse(
+        self, code: str, message: str, *, fatal: bool, close_code: int = _CLOSE_POLICY
+    ) -> bool:
+        self._errors += 1
+        call_id = self._session.call_id if self._session else None
+        log.info("ingest error %s on call %s", code, call_id)
+        await self._ws.send(encode_error(call_id, code, message))
+        limit = self._service.config.server.max_errors_per_connection
+        if fatal or self._errors >= limit:
+            reason = message if fatal else f"too many errors ({self._errors})"
+            await self._ws.close(close_code, reason[:120])
+            self._end_reason = f"error:{code}"
+            return False
+        return True
+
+
+def _presented_token(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    values = parse_qs(urlsplit(request.path).query).get("token")
+    return values[0] if values else None
+
+
+def _token_matches(presented: str, accepted: list[str | None]) -> bool:
+    return any(t and hmac.compare_digest(presented.encode(), t.encode()) for t in accepted)
+
+
+def _json_response(status: http.HTTPStatus, body: object) -> Response:
+    data = encode_json(body).encode()
+    headers = Headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+        ]
+    )
+    return Response(status.value, status.phrase, headers, data)

@@ -1,0 +1,35 @@
+"""What a decode returns, and the interface every decoder (real or fake) offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from voice.events import Word
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    text: str
+    words: tuple[Word, ...]  # empty when decoded without timestamps; times relative to the audio
+    no_speech_prob: float
+    avg_logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    segments: tuple[Segment, ...]
+    language: str
+
+
+class Decoder(Protocol):
+    def decode(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        prompt: str = "",
+        word_timestamps: bool = False,
+    ) -> Hypothesis: ...

@@ -1,0 +1,322 @@
+"""Streaming recognition for one speaker, as a caller-driven state machine.
+
+    stream.push_audio(samples)      # 16 kHz float32; runs Silero VAD
+    job = stream.next_job()         # a DecodeJob to run on the model, or None
+    updates = stream.apply(job, hypothesis)
+    stream.finish()                 # call over: close the open utterance
+
+At most one job is out at a time: `apply` must return before the next
+`next_job`. Utterances are cut by VAD. While one runs, partial decodes show the
+newest words; at its end one final decode gives a stable `TranscriptFinal`.
+Long utterances are committed in pieces by LocalAgreement. Silence never
+reaches the model, and hypotheses that look like Whisper's silence
+hallucinations are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from voice.agreement import comparable, stable_words
+from voice.decoding import Hypothesis, Segment
+from voice.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate, Word
+from voice.vad import VAD_FRAME_SAMPLES, SpeechEnd, SpeechSegmenter, SpeechStart, VadOptions
+
+SAMPLE_RATE_HZ = 16_000
+_PROMPT_MAX_CHARS = 200  # Whisper's prompt window is small; keep the latest words only
+# Whisper's favourite inventions on noise. Dropped only when the decode itself is unsure,
+# because callers do say "thank you".
+_HALLUCINATIONS = frozenset(
+    {
+        "thank you",
+        "thanks for watching",
+        "thank you for watching",
+        "you",
+        "bye",
+        "subtitles by the amaraorg community",
+        "so",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingOptions:
+    partial_interval_s: float = 0.5  # new audio between two partial decodes
+    min_partial_audio_s: float = 0.3  # no partial before this much of an utterance is heard
+    commit_after_s: float = 8.0  # past this length, agreed words are committed early
+    max_utterance_s: float = 20.0  # a piece is forced final here (Whisper sees <= 30 s)
+    holdback_s: float = 1.0  # words this close to the cut are never committed early
+    vad_batch_frames: int = 2  # VAD runs on 64 ms of audio at a time
+    no_speech_prob_max: float = 0.5  # a segment above this and below the next is not speech
+    min_avg_logprob: float = -0.6
+    unsure_avg_logprob: float = -0.6  # a stock phrase below this is a hallucination
+    vad: VadOptions = field(default_factory=VadOptions)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DecodeJob:
+    audio: np.ndarray
+    t_start: float  # call-audio seconds of audio[0]
+    is_final: bool
+    prompt: str
+    word_timestamps: bool
+    utterance: int
+
+    @property
+    def t_end(self) -> float:
+        return self.t_start + len(self.audio) / SAMPLE_RATE_HZ
+
+
+class SpeechProbabilities(Protocol):
+    def probabilities(self, samples: np.ndarray) -> np.ndarray: ...
+
+
+class _AudioBuffer:
+    """16 kHz samples from absolute index `start` to `end`; old audio is discarded."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(SAMPLE_RATE_HZ * 4, dtype=np.float32)
+        self.start = 0
+        self.end = 0
+
+    def append(self, samples: np.ndarray) -> None:
+        used = self.end - self.start
+        if used + len(samples) > len(self._data):
+            grown = np.zeros(max(2 * len(self._data), used + len(samples)), dtype=np.float32)
+            grown[:used] = self._data[:used]
+            self._data = grown
+        self._data[used : used + len(samples)] = samples
+        self.end += len(samples)
+
+    def slice(self, start: int, end: int) -> np.ndarray:
+        start, end = max(start, self.start), min(end, self.end)
+        return self._data[start - self.start : end - self.start].copy()
+
+    def discard_before(self, index: int) -> None:
+        index = min(max(index, self.start), self.end)
+        keep = self.end - index
+        self._data[:keep] = self._data[index - self.start : self.end - self.start]
+        self.start = index
+
+
+@dataclass(slots=True)
+class _Utterance:
+    id: int
+    commit: int  # absolute sample: audio before it is already final
+    decoded_until: int  # absolute sample where the last partial decode ended
+    previous_words: tuple[Word, ...] = ()
+
+
+class SpeakerStream:
+    def __init__(
+        self,
+        speaker: Speaker,
+        language: str,
+        vad: SpeechProbabilities,
+        options: StreamingOptions | None = None,
+        t0_s: float = 0.0,
+    ) -> None:
+        self.speaker = speaker
+        self.language = language
+        self._options = options or StreamingOptions()
+        self._vad = vad
+        self._segmenter = SpeechSegmenter(self._options.vad, SAMPLE_RATE_HZ)
+        self._t0_s = t0_s
+        self._audio = _AudioBuffer()
+        self._vad_until = 0
+        self._utterance: _Utterance | None = None
+        self._utterance_count = 0
+        self._finals: deque[DecodeJob] = deque()
+        self._job_out = False
+        self._pad = round(self._options.vad.speech_pad_s * SAMPLE_RATE_HZ)
+        self._context = ""  # this speaker's latest final words: the next utterance's prompt
+
+    # --- audio in -----------------------------------------------------------------
+    @property
+    def audio_s(self) -> float:
+        """Seconds of this speaker's audio received so far."""
+        return self._audio.end / SAMPLE_RATE_HZ
+
+    def push_audio(self, samples: np.ndarray) -> None:
+        self._audio.append(samples.astype(np.float32, copy=False))
+        batch = VAD_FRAME_SAMPLES * self._options.vad_batch_frames
+        while self._audio.end - self._vad_until >= batch:
+            self._run_vad(self._vad_until + batch)
+
+    def finish(self) -> None:
+        """No more audio: run VAD on what is left and close an open utterance."""
+        whole = self._vad_until + (self._audio.end - self._vad_until) // VAD_FRAME_SAMPLES * (
+            VAD_FRAME_SAMPLES
+        )
+        if whole > self._vad_until:
+            self._run_vad(whole)
+        end = self._segmenter.close()
+        if end is not None:
+            self._on_speech_end(end, closing=True)
+
+    def _run_vad(self, until: int) -> None:
+        probabilities = self._vad.probabilities(self._audio.slice(self._vad_until, until))
+        self._vad_until = until
+        for event in self._segmenter.push(probabilities):
+            if isinstance(event, SpeechStart):
+                self._on_speech_start(event)
+            else:
+                self._on_speech_end(event)
+        self._trim()
+
+    def _on_speech_start(self, event: SpeechStart) -> None:
+        start = max(event.sample - self._pad, self._audio.start)
+        self._utterance_count += 1
+        self._utterance = _Utterance(self._utterance_count, commit=start, decoded_until=start)
+
+    def _on_speech_end(self, event: SpeechEnd, closing: bool = False) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is None:
+            return
+        if event.speech_samples < self._options.vad.min_speech_s * SAMPLE_RATE_HZ:
+            return  # a click or a breath, not speech
+        end = self._audio.end if closing else min(event.sample + self._pad, self._audio.end)
+        if end > utterance.commit:
+            self._finals.append(self._job(utterance, end, is_final=True))
+
+    def _trim(self) -> None:
+        """Keeps only audio that a future decode can still need."""
+        keep_from = self._vad_until - self._pad
+        if self._utterance is not None:
+            keep_from = min(keep_from, self._utterance.commit)
+        self._audio.discard_before(keep_from)
+
+    # --- decoding -------------------------------------------------------------------
+    def next_job(self) -> DecodeJob | None:
+        if self._job_out:
+            raise RuntimeError("apply() the previous job before asking for another")
+        job = self._finals.popleft() if self._finals else self._partial_or_forced_job()
+        self._job_out = job is not None
+        return job
+
+    def has_pending_finals(self) -> bool:
+        return bool(self._finals)
+
+    def _partial_or_forced_job(self) -> DecodeJob | None:
+        utterance = self._utterance
+        if utterance is None:
+            return None
+        now = self._vad_until  # decode only audio VAD has already judged
+        heard = now - utterance.commit
+        if heard >= self._options.max_utterance_s * SAMPLE_RATE_HZ:
+            job = self._job(utterance, now, is_final=True)
+            utterance.commit = utterance.decoded_until = now
+            utterance.previous_words = ()
+            return job
+        fresh = now - utterance.decoded_until
+        if heard < self._options.min_partial_audio_s * SAMPLE_RATE_HZ or (
+            fresh < self._options.partial_interval_s * SAMPLE_RATE_HZ
+        ):
+            return None
+        utterance.decoded_until = now
+        return self._job(utterance, now, is_final=False)
+
+    def _job(self, utterance: _Utterance, end: int, *, is_final: bool) -> DecodeJob:
+        long_enough = (end - utterance.commit) >= self._options.commit_after_s * SAMPLE_RATE_HZ
+        return DecodeJob(
+            audio=self._audio.slice(utterance.commit, end),
+            t_start=self._seconds(utterance.commit),
+            is_final=is_final,
+            prompt=self._context,
+            word_timestamps=is_final or long_enough,
+            utterance=utterance.id,
+        )
+
+    def apply(self, job: DecodeJob, hypothesis: Hypothesis | None) -> list[TranscriptUpdate]:
+        """Turns a decode result into transcript updates. `None` means the decode was dropped."""
+        self._job_out = False
+        speech = [s for s in (hypothesis.segments if hypothesis else ()) if self._is_speech(s)]
+        if not speech:
+            return []
+        text = " ".join(s.text for s in speech)
+        words = self._absolute_words(job, speech)
+        if job.is_final:
+            return [self._final(job, text, words)]
+        utterance = self._utterance
+        if (
+            utterance is None
+            or utterance.id != job.utterance
+            or (self._seconds(utterance.commit) != job.t_start)
+        ):
+            return []  # the utterance moved on while this partial was decoding
+        return self._apply_partial(job, utterance, text, words)
+
+    def _apply_partial(
+        self, job: DecodeJob, utterance: _Utterance, text: str, words: tuple[Word, ...]
+    ) -> list[TranscriptUpdate]:
+        updates: list[TranscriptUpdate] = []
+        committed = 0
+        if job.word_timestamps:
+            committed = stable_words(
+                utterance.previous_words, words, job.t_end, self._options.holdback_s
+            )
+        if committed:
+            piece = words[:committed]
+            cut_s = words[committed].t_start if committed < len(words) else piece[-1].t_end
+            updates.append(self._final(job, " ".join(w.text for w in piece), piece))
+            utterance.commit = max(utterance.commit, self._samples(cut_s))
+            words = words[committed:]
+            text = " ".join(w.text for w in words)
+        utterance.previous_words = words
+        if text:
+            t_start = words[0].t_start if committed else job.t_start
+            updates.append(TranscriptPartial(self.speaker, text, t_start, job.t_end, self.language))
+        return updates
+
+    def _final(self, job: DecodeJob, text: str, words: tuple[Word, ...]) -> TranscriptFinal:
+        self._context = f"{self._context} {text}".strip()[-_PROMPT_MAX_CHARS:]
+        timed = [w for w in words if not math.isnan(w.t_start)]
+        t_start = timed[0].t_start if timed else job.t_start
+        t_end = timed[-1].t_end if timed else job.t_end
+        return TranscriptFinal(
+            segment_id=f"{self.speaker.value}-{round(t_start * 1000)}",
+            speaker=self.speaker,
+            text=text,
+            t_start=round(t_start, 3),
+            t_end=round(t_end, 3),
+            language=self.language,
+            words=tuple(timed),
+        )
+
+    def _absolute_words(self, job: DecodeJob, segments: list[Segment]) -> tuple[Word, ...]:
+        if not any(s.words for s in segments):  # decoded without timestamps: text only
+            nan = float("nan")
+            return tuple(Word(w, nan, nan, nan) for s in segments for w in s.text.split())
+
+        def clamp(t: float) -> float:
+            return round(min(max(job.t_start + t, job.t_start), job.t_end), 3)
+
+        return tuple(
+            Word(w.text, clamp(w.t_start), clamp(w.t_end), w.probability)
+            for s in segments
+            for w in s.words
+        )
+
+    def _is_speech(self, segment: Segment) -> bool:
+        """False for what Whisper invents on silence: empty or unsure stock text."""
+        options = self._options
+        text = " ".join(comparable(w) for w in segment.text.split()).strip()
+        if not text:
+            return False
+        if (
+            segment.no_speech_prob > options.no_speech_prob_max
+            and segment.avg_logprob < options.min_avg_logprob
+        ):
+            return False
+        return not (text in _HALLUCINATIONS and segment.avg_logprob < options.unsure_avg_logprob)
+
+    def _seconds(self, sample: int) -> float:
+        return self._t0_s + sample / SAMPLE_RATE_HZ
+
+    def _samples(self, seconds: float) -> int:
+        return round((seconds - self._t0_s) * SAMPLE_RATE_HZ)
