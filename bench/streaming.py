@@ -33,6 +33,7 @@ from voice.whisper import WhisperEngine, WhisperOptions
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "speech"
 normalize = EnglishTextNormalizer()
+SHOW_LATENCY = False
 
 
 def eval_rows(language: str = "en") -> list[dict[str, str]]:
@@ -62,6 +63,11 @@ async def stream_one(
                 if event["type"] == "transcript.final":
                     finals.append(event["text"])
                     final_lat.append(now - (t0 + event["t_end"] / speed))
+                    if SHOW_LATENCY:
+                        print(
+                            f"  {final_lat[-1]:5.2f} s late  [{event['t_start']:.1f}-"
+                            f"{event['t_end']:.1f}] {event['text'][:60]}"
+                        )
                 elif event["type"] == "transcript.partial":
                     partial_lag.append(now - (t0 + event["t_end"] / speed))
                 elif event["type"] == "call.ended":
@@ -81,7 +87,7 @@ async def stream_one(
 
 
 def offline(rows: list[dict[str, str]], options: WhisperOptions) -> tuple[list[str], float]:
-    engine = WhisperEngine(replace(options, fit_encoder_window=False))
+    engine = WhisperEngine(replace(options, fit_window_finals=False))
     hyps, busy, audio = [], 0.0, 0.0
     for row in rows:
         recording = Recording.from_wav(EVAL_DIR / "audio" / row["file"])
@@ -106,8 +112,11 @@ async def main() -> None:
     parser.add_argument("--beam-size", type=int, default=None)
     parser.add_argument("--no-offline", action="store_true")
     parser.add_argument("--show", action="store_true", help="print each file's transcript")
+    parser.add_argument("--match", default="", help="only files whose name contains this")
     args = parser.parse_args()
-    rows = eval_rows()[: args.limit or None]
+    global SHOW_LATENCY
+    SHOW_LATENCY = args.show
+    rows = [r for r in eval_rows() if args.match in r["file"]][: args.limit or None]
     with tempfile.TemporaryDirectory() as data_dir:
         asr = {"model": args.model, "beam_size": args.beam_size}
         config = load_config(environ={}, server={"port": 0, "data_dir": data_dir}, asr=asr)
@@ -134,10 +143,14 @@ async def main() -> None:
     )
     print(f"streaming WER: {wer(refs, hyps):.1f}%  ({len(final_lat)} finals)")
     print(f"final latency  {_p50_p95(final_lat)}")
-    print(f"partial lag    {_p50_p95(partial_lag)}  ({len(partial_lag)} partials, "
-          f"{stats.dropped_partials} dropped)")
-    print(f"decode busy: {stats.busy_s:.0f} s for {audio_s:.0f} s of audio "
-          f"(RTF {stats.busy_s / audio_s:.2f} incl. partials)")
+    print(
+        f"partial lag    {_p50_p95(partial_lag)}  ({len(partial_lag)} partials, "
+        f"{stats.dropped_partials} dropped)"
+    )
+    print(
+        f"decode busy: {stats.busy_s:.0f} s for {audio_s:.0f} s of audio "
+        f"(RTF {stats.busy_s / audio_s:.2f} incl. partials)"
+    )
     if not args.no_offline:
         offline_hyps, rtf = offline(rows, config.asr)
         print(f"offline WER:   {wer(refs, offline_hyps):.1f}%  (RTF {rtf:.2f}, same model, beam)")
@@ -145,6 +158,7 @@ async def main() -> None:
 
 def _p50_p95(values: list[float]) -> str:
     return f"p50 {percentile(values, 50):.2f} s  p95 {percentile(values, 95):.2f} s"
+
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -1,7 +1,8 @@
 """Configuration: embedded defaults, then a TOML file, then environment variables.
 
     [server]     host, port, data_dir, max_message_bytes, max_errors_per_connection
-    [asr]        model, device, compute_type, cpu_threads, beam_size, fit_encoder_window
+    [asr]        model, device, compute_type, cpu_threads, beam_size,
+                 fit_window_partials, fit_window_finals
     [streaming]  partial_interval_s, commit_after_s, max_utterance_s, ...
     [streaming.vad]  threshold, min_silence_s, ...
     [scheduler]  workers, max_partial_wait_s

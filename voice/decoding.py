@@ -32,4 +32,5 @@ class Decoder(Protocol):
         language: str | None,
         prompt: str = "",
         word_timestamps: bool = False,
+        final: bool = True,
     ) -> Hypothesis: ...

@@ -66,6 +66,8 @@ class DecodeJob:
     prompt: str
     word_timestamps: bool
     utterance: int
+    speech_start_s: float  # where VAD heard speech begin and end: the text's times
+    speech_end_s: float  # when the decode gives no word times
 
     @property
     def t_end(self) -> float:
@@ -108,6 +110,7 @@ class _AudioBuffer:
 class _Utterance:
     id: int
     commit: int  # absolute sample: audio before it is already final
+    speech_start: int  # absolute sample where the not-yet-final speech begins
     decoded_until: int  # absolute sample where the last partial decode ended
     previous_words: tuple[Word, ...] = ()
 
@@ -172,7 +175,9 @@ class SpeakerStream:
     def _on_speech_start(self, event: SpeechStart) -> None:
         start = max(event.sample - self._pad, self._audio.start)
         self._utterance_count += 1
-        self._utterance = _Utterance(self._utterance_count, commit=start, decoded_until=start)
+        self._utterance = _Utterance(
+            self._utterance_count, commit=start, speech_start=event.sample, decoded_until=start
+        )
 
     def _on_speech_end(self, event: SpeechEnd, closing: bool = False) -> None:
         utterance, self._utterance = self._utterance, None
@@ -182,7 +187,7 @@ class SpeakerStream:
             return  # a click or a breath, not speech
         end = self._audio.end if closing else min(event.sample + self._pad, self._audio.end)
         if end > utterance.commit:
-            self._finals.append(self._job(utterance, end, is_final=True))
+            self._finals.append(self._job(utterance, end, is_final=True, speech_end=event.sample))
 
     def _trim(self) -> None:
         """Keeps only audio that a future decode can still need."""
@@ -210,7 +215,7 @@ class SpeakerStream:
         heard = now - utterance.commit
         if heard >= self._options.max_utterance_s * SAMPLE_RATE_HZ:
             job = self._job(utterance, now, is_final=True)
-            utterance.commit = utterance.decoded_until = now
+            utterance.commit = utterance.decoded_until = utterance.speech_start = now
             utterance.previous_words = ()
             return job
         fresh = now - utterance.decoded_until
@@ -221,15 +226,21 @@ class SpeakerStream:
         utterance.decoded_until = now
         return self._job(utterance, now, is_final=False)
 
-    def _job(self, utterance: _Utterance, end: int, *, is_final: bool) -> DecodeJob:
+    def _job(
+        self, utterance: _Utterance, end: int, *, is_final: bool, speech_end: int | None = None
+    ) -> DecodeJob:
+        # Word times only where LocalAgreement needs a place to cut: on short clips
+        # Whisper's timestamp mode loops and invents endings ("1. 1. 1.", "Thank you.").
         long_enough = (end - utterance.commit) >= self._options.commit_after_s * SAMPLE_RATE_HZ
         return DecodeJob(
             audio=self._audio.slice(utterance.commit, end),
             t_start=self._seconds(utterance.commit),
             is_final=is_final,
             prompt=self._context,
-            word_timestamps=is_final or long_enough,
+            word_timestamps=long_enough and not is_final,
             utterance=utterance.id,
+            speech_start_s=self._seconds(max(utterance.speech_start, utterance.commit)),
+            speech_end_s=self._seconds(min(speech_end or end, end)),
         )
 
     def apply(self, job: DecodeJob, hypothesis: Hypothesis | None) -> list[TranscriptUpdate]:
@@ -265,19 +276,20 @@ class SpeakerStream:
             cut_s = words[committed].t_start if committed < len(words) else piece[-1].t_end
             updates.append(self._final(job, " ".join(w.text for w in piece), piece))
             utterance.commit = max(utterance.commit, self._samples(cut_s))
+            utterance.speech_start = utterance.commit
             words = words[committed:]
             text = " ".join(w.text for w in words)
         utterance.previous_words = words
         if text:
-            t_start = words[0].t_start if committed else job.t_start
+            t_start = words[0].t_start if committed else job.speech_start_s
             updates.append(TranscriptPartial(self.speaker, text, t_start, job.t_end, self.language))
         return updates
 
     def _final(self, job: DecodeJob, text: str, words: tuple[Word, ...]) -> TranscriptFinal:
         self._context = f"{self._context} {text}".strip()[-_PROMPT_MAX_CHARS:]
         timed = [w for w in words if not math.isnan(w.t_start)]
-        t_start = timed[0].t_start if timed else job.t_start
-        t_end = timed[-1].t_end if timed else job.t_end
+        t_start = timed[0].t_start if timed else job.speech_start_s
+        t_end = timed[-1].t_end if timed else job.speech_end_s
         return TranscriptFinal(
             segment_id=f"{self.speaker.value}-{round(t_start * 1000)}",
             speaker=self.speaker,

@@ -107,6 +107,7 @@ class DecodeScheduler:
                     language=request.language,
                     prompt=job.prompt,
                     word_timestamps=job.word_timestamps,
+                    final=job.is_final,
                 ),
             )
         except Exception:

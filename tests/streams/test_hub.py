@@ -1,0 +1,107 @@
+import json
+
+import pytest
+
+from streams.events import CallEnded, CallStarted
+from streams.hub import SUBSCRIBER_QUEUE_MAX, Hub
+from streams.store import Store
+from voice.events import Speaker, TranscriptFinal, TranscriptPartial
+
+
+@pytest.fixture
+def hub(tmp_path):
+    store = Store(tmp_path / "calls.sqlite3")
+    yield Hub(store)
+    store.close()
+
+
+def final(text: str, t: float) -> TranscriptFinal:
+    return TranscriptFinal(f"customer-{int(t * 1000)}", Speaker.CUSTOMER, text, t, t + 1, "en", ())
+
+
+def started() -> CallStarted:
+    return CallStarted("native", ("en",), ("customer",))
+
+
+def drain(subscription) -> list[dict]:
+    out = []
+    while not subscription.queue.empty():
+        out.append(json.loads(subscription.queue.get_nowait()))
+    return out
+
+
+def test_events_are_numbered_per_call_without_gaps(hub):
+    hub.start_call("a", started())
+    hub.start_call("b", started())
+    hub.publish("a", final("one", 1))
+    hub.publish("a", final("two", 2))
+    assert [seq for seq, _ in hub.store.events_after("a", 0)] == [1, 2, 3]
+    assert [seq for seq, _ in hub.store.events_after("b", 0)] == [1]
+
+
+def test_subscriber_gets_backlog_after_since_then_live_events(hub):
+    hub.start_call("a", started())
+    hub.publish("a", final("one", 1))
+    subscription = hub.subscribe_call("a", since=1)
+    hub.publish("a", TranscriptPartial(Speaker.CUSTOMER, "tw", 2, 2.5, "en"))
+    events = drain(subscription)
+    assert [e["seq"] for e in events] == [2, 3]
+    assert [e["type"] for e in events] == ["transcript.final", "transcript.partial"]
+    assert events[0]["text"] == "one" and events[0]["call_id"] == "a"
+
+
+def test_subscribing_before_the_call_exists_waits_for_it(hub):
+    subscription = hub.subscribe_call("later", since=0)
+    assert drain(subscription) == []
+    hub.start_call("later", started())
+    assert [e["type"] for e in drain(subscription)] == ["call.started"]
+
+
+def test_alert_feed_gets_call_framing_of_every_call_only(hub):
+    alerts = hub.subscribe_alerts()
+    hub.start_call("a", started())
+    hub.publish("a", final("hello", 1))
+    hub.end_call("a", CallEnded(3.0, "stop"))
+    assert [e["type"] for e in drain(alerts)] == ["call.started", "call.ended"]
+
+
+def test_unsubscribed_socket_gets_nothing_more(hub):
+    subscription = hub.subscribe_call("a", since=0)
+    hub.unsubscribe(subscription)
+    hub.start_call("a", started())
+    assert drain(subscription) == []
+
+
+def test_a_slow_subscriber_is_cut_off_not_the_call(hub):
+    subscription = hub.subscribe_call("a", since=0)
+    hub.start_call("a", started())
+    for i in range(SUBSCRIBER_QUEUE_MAX + 5):
+        hub.publish("a", final(str(i), i))
+    assert subscription.overflowed
+    assert hub.store.last_seq("a") == SUBSCRIBER_QUEUE_MAX + 6  # everything is stored
+
+
+def test_restart_closes_calls_that_were_live_and_keeps_their_finals(tmp_path):
+    path = tmp_path / "calls.sqlite3"
+    first = Hub(Store(path))
+    first.start_call("a", started())
+    first.publish("a", final("kept", 4.0))
+    # the process dies here: no end_call
+    second = Hub(Store(path))
+    assert second.recover_interrupted_calls() == ["a"]
+    record = second.store.call_record("a")
+    assert record is not None
+    assert record["status"] == "ended" and record["end_reason"] == "interrupted"
+    assert [t["text"] for t in record["transcript"]] == ["kept"]
+    assert record["duration_s"] == 5.0  # up to the end of the last final
+
+
+def test_a_call_id_that_comes_back_resumes_its_record(hub):
+    hub.start_call("a", started())
+    hub.publish("a", final("first", 0))
+    hub.end_call("a", CallEnded(1.0, "client_disconnected"))
+    assert hub.start_call("a", started()) is True
+    events = [json.loads(body) for _, body in hub.store.events_after("a", 0)]
+    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+    assert events[-1]["type"] == "call.started" and events[-1]["resumed"] is True
+    assert hub.store.audio_end_s("a") == 1.0

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+
+from streams.errors import ProtocolError
+from streams.protocols.base import AudioFrames, CallStart, CallStop
+from streams.protocols.native import NativeParser
+from voice.audio import Encoding
+from voice.events import Speaker
+
+
+def start(**fields) -> str:
+    return json.dumps(
+        {
+            "type": "start",
+            "call_id": "c1",
+            "sample_rate": 16000,
+            "encoding": "pcm16",
+            "channels": 1,
+            **fields,
+        }
+    )
+
+
+def test_start_audio_stop():
+    parser = NativeParser()
+    [begin] = parser.feed_text(start(speaker="agent", language="de", metadata={"queue": "billing"}))
+    assert isinstance(begin, CallStart)
+    assert begin.channel_speakers == (Speaker.AGENT,)
+    assert begin.language == "de"
+    assert begin.metadata == {"queue": "billing"}
+    [audio] = parser.feed_bytes(np.arange(320, dtype="<i2").tobytes())
+    assert isinstance(audio, AudioFrames)
+    assert audio.samples.shape == (320, 1)
+    assert parser.feed_text('{"type": "stop"}') == [CallStop("stop")]
+
+
+def test_two_channels_are_customer_then_agent():
+    [begin] = NativeParser().feed_text(start(channels=2, encoding="mulaw", sample_rate=8000))
+    assert isinstance(begin, CallStart)
+    assert begin.channel_speakers == (Speaker.CUSTOMER, Speaker.AGENT)
+    assert begin.audio_format.encoding is Encoding.MULAW
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"encoding": "opus"}, "bad_format"),
+        ({"sample_rate": 96000}, "bad_format"),
+        ({"sample_rate": 7000}, "bad_format"),
+        ({"sample_rate": "fast"}, "bad_format"),
+        ({"channels": 3}, "bad_format"),
+        ({"call_id": "../../etc/passwd"}, "bad_call_id"),
+        ({"call_id": ""}, "bad_call_id"),
+        ({"speaker": "robot"}, "bad_speaker"),
+        ({"metadata": [1]}, "bad_metadata"),
+    ],
+)
+def test_bad_start_is_refused(fields, code):
+    with pytest.raises(ProtocolError) as error:
+        NativeParser().feed_text(start(**fields))
+    assert error.value.code == code
+
+
+def test_audio_before_start_is_refused():
+    with pytest.raises(ProtocolError) as error:
+        NativeParser().feed_bytes(b"\x00\x00")
+    assert error.value.code == "not_started"
+
+
+def test_odd_byte_count_is_refused_and_the_call_goes_on():
+    parser = NativeParser()
+    parser.feed_text(start())
+    with pytest.raises(ProtocolError) as error:
+        parser.feed_bytes(b"\x00\x01\x02")
+    assert error.value.code == "bad_audio"
+    assert parser.feed_bytes(b"\x00\x01")
+
+
+def test_second_start_is_refused():
+    parser = NativeParser()
+    parser.feed_text(start())
+    with pytest.raises(ProtocolError) as error:
+        parser.feed_text(start())
+    assert error.value.code == "duplicate_start"

@@ -1,0 +1,49 @@
+import asyncio
+
+import numpy as np
+
+from tests.fakes import ScriptedDecoder, hypothesis
+from voice.online import DecodeJob
+from voice.scheduler import DecodeScheduler, SchedulerOptions
+
+
+def job(seconds: float, is_final: bool) -> DecodeJob:
+    audio = np.zeros(int(seconds * 16000), np.float32)
+    return DecodeJob(audio, 0.0, is_final, "", False, 1, 0.0, seconds)
+
+
+async def test_finals_run_before_partials_queued_earlier():
+    order: list[float] = []
+    decoder = ScriptedDecoder(lambda s: (order.append(s), hypothesis("x"))[1], delay_s=0.05)
+    scheduler = DecodeScheduler(decoder, SchedulerOptions(workers=1, max_partial_wait_s=10))
+    busy = asyncio.create_task(scheduler.decode(job(0.1, False), "en"))
+    await asyncio.sleep(0.01)  # the worker is now busy with the first job
+    waiting = [scheduler.decode(job(s, False), "en") for s in (0.2, 0.3)]
+    waiting.append(scheduler.decode(job(0.9, True), "en"))
+    await asyncio.gather(busy, *waiting)
+    assert order == [0.1, 0.9, 0.2, 0.3]
+    scheduler.close()
+
+
+async def test_stale_partials_are_dropped_never_finals():
+    decoder = ScriptedDecoder(delay_s=0.3)
+    scheduler = DecodeScheduler(decoder, SchedulerOptions(workers=1, max_partial_wait_s=0.1))
+    first = asyncio.create_task(scheduler.decode(job(1.0, True), "en"))
+    await asyncio.sleep(0.01)
+    stale = scheduler.decode(job(1.0, False), "en")
+    final = scheduler.decode(job(1.0, True), "en")
+    results = await asyncio.gather(first, stale, final)
+    assert results[1] is None
+    assert results[0] is not None and results[2] is not None
+    assert scheduler.stats.dropped_partials == 1
+    scheduler.close()
+
+
+async def test_a_failing_decode_yields_none_and_the_queue_goes_on():
+    def explode(seconds: float):
+        raise RuntimeError("model crashed")
+
+    scheduler = DecodeScheduler(ScriptedDecoder(explode))
+    assert await scheduler.decode(job(1.0, True), "en") is None
+    assert scheduler.stats.failed == 1
+    scheduler.close()
