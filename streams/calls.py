@@ -75,20 +75,30 @@ class SpeakerWorker:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._pending_audio:
-                audio = np.concatenate(self._pending_audio)
+            try:
+                finished = await self._step(finished)
+            except Exception:  # a bug here must cost this step, never the call
+                log.exception("speaker %s: audio step failed", self.stream.speaker.value)
                 self._pending_audio.clear()
-                await asyncio.to_thread(self.stream.push_audio, audio)
-            for job, hypothesis in self._drain_results():
-                for update in self.stream.apply(job, hypothesis):
-                    self._publish(update)
-            if self._closing and not self._pending_audio and not finished:
-                self.stream.finish()
-                finished = True
-            if not self._decoding:
-                self._start_decode(finals_only=finished)
+                finished = finished or self._closing  # a closing call must still end
             if finished and not self._decoding and not self._pending_audio:
                 return
+
+    async def _step(self, finished: bool) -> bool:
+        """Feeds new audio, publishes decode results, starts the next decode."""
+        if self._pending_audio:
+            audio = np.concatenate(self._pending_audio)
+            self._pending_audio.clear()
+            await asyncio.to_thread(self.stream.push_audio, audio)
+        for job, hypothesis in self._drain_results():
+            for update in self.stream.apply(job, hypothesis):
+                self._publish(update)
+        if self._closing and not self._pending_audio and not finished:
+            self.stream.finish()
+            finished = True
+        if not self._decoding:
+            self._start_decode(finals_only=finished)
+        return finished
 
     def _drain_results(self) -> list[tuple[DecodeJob, Hypothesis | None]]:
         results, self._results = self._results, []

@@ -1,0 +1,49 @@
+import asyncio
+import json
+
+import numpy as np
+
+from streams.calls import CallSession, Voice
+from streams.hub import Hub
+from streams.protocols.base import AudioFrames, CallStart
+from streams.store import Store
+from tests.fakes import EnergyVad, ScriptedDecoder, silence, tone
+from voice.audio import AudioFormat, Encoding
+from voice.events import Speaker
+from voice.online import StreamingOptions
+from voice.scheduler import DecodeScheduler
+
+
+class FailsOnceVad(EnergyVad):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("onnxruntime hiccup")
+        return super().probabilities(samples)
+
+
+def frames(audio: np.ndarray) -> AudioFrames:
+    pcm = (audio * 32767).astype(np.int16).reshape(-1, 1)
+    return AudioFrames(pcm, (Speaker.CUSTOMER,))
+
+
+async def test_a_failing_audio_step_costs_that_audio_not_the_call(tmp_path):
+    store = Store(tmp_path / "calls.sqlite3")
+    hub = Hub(store)
+    scheduler = DecodeScheduler(ScriptedDecoder())
+    voice = Voice(scheduler, FailsOnceVad, StreamingOptions())
+    start = CallStart("c1", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
+    session = CallSession(start, "native", hub, voice, "en")
+    session.feed(frames(silence(0.2)))
+    await asyncio.sleep(0.2)  # the first step fails here
+    session.feed(frames(np.concatenate([tone(1.0), silence(1.0)])))
+    await session.close("stop")
+    events = [json.loads(body)["type"] for _, body in store.events_after("c1", 0)]
+    assert events[0] == "call.started" and events[-1] == "call.ended"
+    assert "transcript.final" in events
+    scheduler.close()
+    store.close()
