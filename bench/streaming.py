@@ -23,12 +23,14 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
+import soxr
 from websockets.asyncio.client import connect
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from streams.client import Recording, native_messages, send_paced, twilio_messages
 from streams.config import load_config
 from streams.server import Service
+from voice.audio import AudioFormat, Encoding, decode_pcm16, to_ulaw
 from voice.whisper import WhisperEngine, WhisperOptions
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "speech"
@@ -86,12 +88,24 @@ async def stream_one(
     return " ".join(finals), final_lat, partial_lag
 
 
-def offline(rows: list[dict[str, str]], options: WhisperOptions) -> tuple[list[str], float]:
+def telephone(samples: np.ndarray, rate_hz: int) -> np.ndarray:
+    """What Twilio delivers: 8 kHz mu-law, back at 16 kHz for Whisper."""
+    narrow = soxr.resample(samples, rate_hz, 8000)
+    decoded = decode_pcm16(to_ulaw(narrow), AudioFormat(Encoding.MULAW, 8000, 1))[:, 0]
+    return soxr.resample(decoded.astype(np.float32) / 32768, 8000, 16000)
+
+
+def offline(
+    rows: list[dict[str, str]], options: WhisperOptions, phone: bool
+) -> tuple[list[str], float]:
+    """Offline faster-whisper on the same audio the stream carried."""
     engine = WhisperEngine(replace(options, fit_window_finals=False))
     hyps, busy, audio = [], 0.0, 0.0
     for row in rows:
         recording = Recording.from_wav(EVAL_DIR / "audio" / row["file"])
         samples = recording.samples[:, 0].astype(np.float32) / 32768
+        if phone:
+            samples = telephone(samples, recording.sample_rate_hz)
         started = time.monotonic()
         hyps.append(engine.transcribe_offline(samples))
         busy += time.monotonic() - started
@@ -152,7 +166,7 @@ async def main() -> None:
         f"(RTF {stats.busy_s / audio_s:.2f} incl. partials)"
     )
     if not args.no_offline:
-        offline_hyps, rtf = offline(rows, config.asr)
+        offline_hyps, rtf = offline(rows, config.asr, args.twilio)
         print(f"offline WER:   {wer(refs, offline_hyps):.1f}%  (RTF {rtf:.2f}, same model, beam)")
 
 

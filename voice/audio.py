@@ -6,19 +6,14 @@ Every speaker's audio leaves this module as mono float32 in [-1, 1] at
 
 from __future__ import annotations
 
+import audioop  # stdlib until 3.12; the audioop-lts package from 3.13 on
 import enum
-import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import soxr
 
 from voice.errors import AudioFormatError
-
-if sys.version_info >= (3, 13):  # pragma: no cover - audioop left the stdlib in 3.13
-    import audioop_lts as audioop
-else:
-    import audioop
 
 MODEL_SAMPLE_RATE_HZ = 16_000
 MIN_SAMPLE_RATE_HZ = 8_000
