@@ -9,7 +9,10 @@ scheduler, and publishes what comes back, strictly one step at a time.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +22,7 @@ from streams.events import CallEnded, CallStarted
 from streams.hub import Hub
 from streams.protocols.base import AudioFrames, CallStart
 from voice.audio import Resampler
-from voice.events import Speaker, TranscriptUpdate
+from voice.events import Speaker, TranscriptFinal, TranscriptUpdate
 from voice.online import DecodeJob, SpeakerStream, SpeechProbabilities, StreamingOptions
 from voice.scheduler import DecodeScheduler
 from voice.whisper import Hypothesis
@@ -41,6 +44,11 @@ class Voice:
     make_vad: Callable[[], SpeechProbabilities]
     streaming: StreamingOptions
     final_timeout_s: float = 120.0
+    max_pending_finals: int = 4  # past this backlog, ingest stops reading (TCP backpressure)
+    on_final_latency: Callable[[float], None] = lambda seconds: None
+
+
+_ARRIVALS_KEPT = 3000  # (audio time, arrival) pairs per speaker: a minute of 20 ms frames
 
 
 class SpeakerWorker:
@@ -58,11 +66,21 @@ class SpeakerWorker:
         self._decoding = False
         self._closing = False
         self._wake = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._has_room.set()
+        self._received_s = stream.t0_s
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=_ARRIVALS_KEPT)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def feed(self, samples: np.ndarray) -> None:
         self._pending_audio.append(samples)
+        self._received_s += len(samples) / 16_000
+        self._arrivals.append((self._received_s, time.monotonic()))
         self._wake.set()
+
+    async def room(self) -> None:
+        """Returns once this speaker's backlog of undecoded finals is small again."""
+        await self._has_room.wait()
 
     async def finish(self) -> None:
         """Waits until every utterance heard so far has been decoded and published."""
@@ -92,13 +110,25 @@ class SpeakerWorker:
             await asyncio.to_thread(self.stream.push_audio, audio)
         for job, hypothesis in self._drain_results():
             for update in self.stream.apply(job, hypothesis):
+                if isinstance(update, TranscriptFinal):
+                    self._voice.on_final_latency(self._latency(update.t_end))
                 self._publish(update)
         if self._closing and not self._pending_audio and not finished:
             self.stream.finish()
             finished = True
         if not self._decoding:
             self._start_decode(finals_only=finished)
+        if self.stream.pending_finals > self._voice.max_pending_finals:
+            self._has_room.clear()
+        else:
+            self._has_room.set()
         return finished
+
+    def _latency(self, t_end: float) -> float:
+        """Seconds since the audio at call time `t_end` arrived."""
+        index = bisect.bisect_left(self._arrivals, (t_end, 0.0))
+        arrived = self._arrivals[min(index, len(self._arrivals) - 1)][1] if self._arrivals else 0
+        return time.monotonic() - arrived
 
     def _drain_results(self) -> list[tuple[DecodeJob, Hypothesis | None]]:
         results, self._results = self._results, []
@@ -107,7 +137,7 @@ class SpeakerWorker:
     def _start_decode(self, finals_only: bool) -> None:
         if finals_only and not self.stream.has_pending_finals():
             return
-        job = self.stream.next_job()
+        job = self.stream.next_job(self._voice.scheduler.partial_backoff)
         if job is None:
             return
         self._decoding = True
@@ -144,6 +174,10 @@ class CallSession:
         )
 
     @property
+    def sample_rate_hz(self) -> int:
+        return self._start.audio_format.sample_rate_hz
+
+    @property
     def audio_s(self) -> float:
         return self._t0_s + max((w.stream.audio_s for w in self._workers.values()), default=0.0)
 
@@ -152,6 +186,12 @@ class CallSession:
             return
         for channel, speaker in enumerate(frames.channel_speakers):
             self._worker(speaker).feed(self._resampler(speaker).push(frames.samples[:, channel]))
+
+    async def room(self) -> None:
+        """Waits while any speaker's finals are backed up: the platform's sends slow down,
+        and no audio is dropped or piled up in memory."""
+        for worker in list(self._workers.values()):
+            await worker.room()
 
     async def close(self, reason: str) -> None:
         if self._closed:
@@ -208,6 +248,8 @@ class CallRegistry:
             raise CallRejected("duplicate_call", f"call {start.call_id!r} is already live")
         if self._max_calls and len(self._live) >= self._max_calls:
             raise CallRejected("busy", f"at capacity ({self._max_calls} live calls); try later")
+        if self._voice.scheduler.overloaded:
+            raise CallRejected("busy", "recognition is at capacity; try later")
         session = CallSession(start, protocol, self._hub, self._voice, self._language)
         self._live[start.call_id] = session
         return session

@@ -25,6 +25,7 @@ from streams.calls import CallRegistry, CallRejected, CallSession, Voice
 from streams.config import Config
 from streams.errors import ProtocolError
 from streams.hub import Hub, Subscription
+from streams.metrics import CONTENT_TYPE, Metrics
 from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent
 from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
@@ -67,7 +68,15 @@ class Service:
         self.hub = Hub(self.store)
         self.engine = engine or WhisperEngine(config.asr)
         self.scheduler = DecodeScheduler(self.engine, config.scheduler)
-        voice = Voice(self.scheduler, SileroVad, config.streaming, config.server.final_timeout_s)
+        self.calls: CallRegistry
+        self.metrics = Metrics(self.scheduler, lambda: len(self.calls))
+        voice = Voice(
+            self.scheduler,
+            SileroVad,
+            config.streaming,
+            config.server.final_timeout_s,
+            on_final_latency=self.metrics.final_latency.observe,
+        )
         self.calls = CallRegistry(self.hub, voice, config.call.language, config.server.max_calls)
         self._server: Server | None = None
 
@@ -111,7 +120,7 @@ class Service:
             if not since.isdigit():
                 return _json_response(http.HTTPStatus.BAD_REQUEST, {"error": "since must be >= 0"})
             return Route("events", path, match["call_id"], int(since))
-        if path in ("/healthz", "/v1/calls") or _CALL_PATH.match(path):
+        if path in ("/healthz", "/metrics", "/v1/calls") or _CALL_PATH.match(path):
             return Route("http", path)
         return _json_response(http.HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
 
@@ -152,6 +161,10 @@ class Service:
             return _json_response(
                 http.HTTPStatus.OK, {"status": "ok", "live_calls": len(self.calls)}
             )
+        if path == "/metrics":
+            body = self.metrics.render()
+            headers = Headers([("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+            return Response(200, "OK", headers, body)
         if path == "/v1/calls":
             return _json_response(http.HTTPStatus.OK, {"calls": self.store.calls()})
         match = _CALL_PATH.match(path)
@@ -175,6 +188,7 @@ class Service:
 
     async def _ingest(self, ws: ServerConnection, path: str) -> None:
         protocol, make_parser = INGEST_PROTOCOLS[path]
+        self.metrics.connections.labels(protocol).inc()
         assert ws.request is not None
         needs_token_in_start = bool(self.config.tokens.ingest) and (
             _presented_token(ws.request) is None
@@ -245,6 +259,7 @@ class _Ingest:
         except ProtocolError as exc:
             return await self._refuse(exc.code, exc.message, fatal=exc.fatal)
         except CallRejected as exc:
+            self._service.metrics.calls_refused.labels(exc.code).inc()
             code = _CLOSE_TRY_AGAIN if exc.code == "busy" else _CLOSE_POLICY
             return await self._refuse(exc.code, str(exc), fatal=True, close_code=code)
         return True
@@ -256,7 +271,10 @@ class _Ingest:
             log.info("call %s started (%s)", event.call_id, self._protocol)
         elif isinstance(event, AudioFrames):
             if self._session is not None:
+                seconds = event.samples.size / self._session.sample_rate_hz
+                self._service.metrics.audio_seconds.labels(self._protocol).inc(seconds)
                 self._session.feed(event)
+                await self._session.room()  # backpressure: stop reading while finals back up
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event.reason)
@@ -275,6 +293,7 @@ class _Ingest:
         self, code: str, message: str, *, fatal: bool, close_code: int = _CLOSE_POLICY
     ) -> bool:
         self._errors += 1
+        self._service.metrics.errors.labels(code).inc()
         call_id = self._session.call_id if self._session else None
         log.info("ingest error %s on call %s", code, call_id)
         await self._ws.send(encode_error(call_id, code, message))

@@ -141,6 +141,11 @@ class SpeakerStream:
 
     # --- audio in -----------------------------------------------------------------
     @property
+    def t0_s(self) -> float:
+        """Call time of this speaker's first sample (> 0 when a call resumes)."""
+        return self._t0_s
+
+    @property
     def audio_s(self) -> float:
         """Seconds of this speaker's audio received so far."""
         return self._audio.end / SAMPLE_RATE_HZ
@@ -197,17 +202,24 @@ class SpeakerStream:
         self._audio.discard_before(keep_from)
 
     # --- decoding -------------------------------------------------------------------
-    def next_job(self) -> DecodeJob | None:
+    def next_job(self, partial_backoff: float = 1.0) -> DecodeJob | None:
+        """The next decode; partials come `partial_backoff` times further apart under load."""
         if self._job_out:
             raise RuntimeError("apply() the previous job before asking for another")
-        job = self._finals.popleft() if self._finals else self._partial_or_forced_job()
+        job = (
+            self._finals.popleft() if self._finals else self._partial_or_forced_job(partial_backoff)
+        )
         self._job_out = job is not None
         return job
 
     def has_pending_finals(self) -> bool:
         return bool(self._finals)
 
-    def _partial_or_forced_job(self) -> DecodeJob | None:
+    @property
+    def pending_finals(self) -> int:
+        return len(self._finals)
+
+    def _partial_or_forced_job(self, partial_backoff: float) -> DecodeJob | None:
         utterance = self._utterance
         if utterance is None:
             return None
@@ -220,7 +232,7 @@ class SpeakerStream:
             return job
         fresh = now - utterance.decoded_until
         if heard < self._options.min_partial_audio_s * SAMPLE_RATE_HZ or (
-            fresh < self._options.partial_interval_s * SAMPLE_RATE_HZ
+            fresh < self._options.partial_interval_s * partial_backoff * SAMPLE_RATE_HZ
         ):
             return None
         utterance.decoded_until = now

@@ -2,9 +2,15 @@
 
 Finals go before partials, and among equals the oldest request first. Decodes
 run on a fixed pool of worker threads (`workers`), so inference never blocks
-the event loop and never runs more model instances than configured. A partial
-that has waited longer than `max_partial_wait_s` is dropped instead of decoded:
-by then newer audio has made it stale, and the next partial supersedes it.
+the event loop and never runs more model instances than configured.
+
+Past capacity, work is shed in this order, and a final is never shed:
+1. a partial that waited longer than `max_partial_wait_s` is dropped (the next
+   one supersedes it);
+2. `partial_backoff` grows (x2, x4) as partials wait, and streams space their
+   partials out by that factor: coarser partials;
+3. `overloaded` turns true when finals themselves wait; the server then refuses
+   new calls instead of slowing down the ones it has.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,6 +35,22 @@ log = logging.getLogger(__name__)
 class SchedulerOptions:
     workers: int = 1  # decodes at once; each uses the engine's cpu_threads
     max_partial_wait_s: float = 1.0
+    admit_max_final_wait_s: float = 0.5  # finals waiting longer than this: refuse new calls
+
+
+_WAIT_SMOOTHING = 0.2  # weight of the newest wait in the moving averages
+_WAIT_MEMORY_S = 10.0  # a moving average fades over this long without news
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeRecord:
+    """One request's fate, for metrics."""
+
+    final: bool
+    wait_s: float
+    busy_s: float  # 0 when dropped
+    audio_s: float
+    dropped: bool
 
 
 @dataclass(slots=True)
@@ -53,10 +77,31 @@ class _Request:
     future: asyncio.Future[Hypothesis | None] = field(compare=False)
 
 
+class _FadingAverage:
+    def __init__(self) -> None:
+        self._value = 0.0
+        self._at = 0.0
+
+    def add(self, sample: float, now: float) -> None:
+        self._value = self.value(now) * (1 - _WAIT_SMOOTHING) + sample * _WAIT_SMOOTHING
+        self._at = now
+
+    def value(self, now: float) -> float:
+        return self._value * math.exp(-(now - self._at) / _WAIT_MEMORY_S)
+
+
 class DecodeScheduler:
-    def __init__(self, decoder: Decoder, options: SchedulerOptions | None = None) -> None:
+    def __init__(
+        self,
+        decoder: Decoder,
+        options: SchedulerOptions | None = None,
+        observer: Callable[[DecodeRecord], None] | None = None,
+    ) -> None:
         self._decoder = decoder
         self._options = options or SchedulerOptions()
+        self._observer = observer
+        self._final_wait = _FadingAverage()
+        self._partial_wait = _FadingAverage()
         self._executor = ThreadPoolExecutor(self._options.workers, thread_name_prefix="whisper")
         self._queue: list[_Request] = []
         self._order = itertools.count()
@@ -66,6 +111,24 @@ class DecodeScheduler:
     @property
     def queue_depth(self) -> int:
         return len(self._queue)
+
+    @property
+    def partial_backoff(self) -> float:
+        """How much further apart streams should space their partials (1, 2 or 4)."""
+        wait = self._partial_wait.value(time.monotonic())
+        limit = self._options.max_partial_wait_s
+        return 1.0 if wait < 0.25 * limit else 2.0 if wait < 0.5 * limit else 4.0
+
+    @property
+    def overloaded(self) -> bool:
+        """Finals are waiting: another call would slow down the ones already here."""
+        now = time.monotonic()
+        waiting = [now - r.enqueued for r in self._queue if r.job.is_final]
+        wait = max([self._final_wait.value(now), *waiting])
+        return wait > self._options.admit_max_final_wait_s
+
+    def set_observer(self, observer: Callable[[DecodeRecord], None]) -> None:
+        self._observer = observer
 
     async def decode(self, job: DecodeJob, language: str | None) -> Hypothesis | None:
         """The job's hypothesis, or None if a partial was dropped or the decode failed."""
@@ -88,9 +151,13 @@ class DecodeScheduler:
     def _dispatch(self) -> None:
         while self._queue and self._running < self._options.workers:
             request = heapq.heappop(self._queue)
-            waited = time.monotonic() - request.enqueued
-            if not request.job.is_final and waited > self._options.max_partial_wait_s:
+            now = time.monotonic()
+            waited = now - request.enqueued
+            final = request.job.is_final
+            (self._final_wait if final else self._partial_wait).add(waited, now)
+            if not final and waited > self._options.max_partial_wait_s:
                 self.stats.dropped_partials += 1
+                self._observe(request, waited, 0.0, dropped=True)
                 request.future.set_result(None)
                 continue
             self._running += 1
@@ -116,8 +183,10 @@ class DecodeScheduler:
             hypothesis = None
         finally:
             self._running -= 1
-        self.stats.busy_s += time.monotonic() - started
+        busy = time.monotonic() - started
+        self.stats.busy_s += busy
         self.stats.audio_s += len(job.audio) / 16_000
+        self._observe(request, started - request.enqueued, busy, dropped=False)
         if job.is_final:
             self.stats.decoded_finals += 1
         else:
@@ -125,3 +194,8 @@ class DecodeScheduler:
         if not request.future.done():
             request.future.set_result(hypothesis)
         self._dispatch()
+
+    def _observe(self, request: _Request, wait_s: float, busy_s: float, dropped: bool) -> None:
+        if self._observer is not None:
+            audio_s = len(request.job.audio) / 16_000
+            self._observer(DecodeRecord(request.job.is_final, wait_s, busy_s, audio_s, dropped))

@@ -2,8 +2,9 @@ import asyncio
 import json
 
 import numpy as np
+import pytest
 
-from streams.calls import CallSession, Voice
+from streams.calls import CallRegistry, CallRejected, CallSession, Voice
 from streams.hub import Hub
 from streams.protocols.base import AudioFrames, CallStart
 from streams.store import Store
@@ -47,3 +48,37 @@ async def test_a_failing_audio_step_costs_that_audio_not_the_call(tmp_path):
     assert "transcript.final" in events
     scheduler.close()
     store.close()
+
+
+async def test_backed_up_finals_hold_the_platform_back(tmp_path):
+    store = Store(tmp_path / "calls.sqlite3")
+    hub = Hub(store)
+    scheduler = DecodeScheduler(ScriptedDecoder(delay_s=0.3))
+    voice = Voice(scheduler, EnergyVad, StreamingOptions(), max_pending_finals=1)
+    start = CallStart("c2", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
+    session = CallSession(start, "native", hub, voice, "en")
+    for _ in range(5):  # five short utterances arrive at once
+        session.feed(frames(np.concatenate([tone(0.5), silence(0.6)])))
+    await asyncio.sleep(0.1)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(session.room(), 0.2)  # finals are queued: stop reading
+    await asyncio.wait_for(session.room(), 5)  # they drain, reading resumes
+    await session.close("stop")
+    finals = [b for _, b in store.events_after("c2", 0) if '"transcript.final"' in b]
+    assert len(finals) == 5  # nothing was dropped
+    scheduler.close()
+    store.close()
+
+
+def test_an_overloaded_recogniser_refuses_new_calls(tmp_path):
+    class Overloaded:
+        overloaded = True
+
+    hub = Hub(Store(tmp_path / "calls.sqlite3"))
+    voice = Voice(Overloaded(), EnergyVad, StreamingOptions())  # type: ignore[arg-type]
+    registry = CallRegistry(hub, voice, "en")
+    start = CallStart("c3", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
+    with pytest.raises(CallRejected) as refused:
+        registry.open(start, "native")
+    assert refused.value.code == "busy"
+    assert hub.store.call_row("c3") is None  # nothing stored for a refused call

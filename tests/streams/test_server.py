@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -18,7 +19,8 @@ from tests.fakes import ScriptedDecoder
 
 
 async def start_service(tmp_path, **sections) -> tuple[Service, str]:
-    config = load_config(environ={}, server={"port": 0, "data_dir": str(tmp_path)}, **sections)
+    sections.setdefault("server", {"port": 0, "data_dir": str(tmp_path)})
+    config = load_config(environ={}, **sections)
     service = Service(config, engine=ScriptedDecoder())  # type: ignore[arg-type]
     port = await service.start()
     return service, f"127.0.0.1:{port}"
@@ -69,6 +71,14 @@ async def events_until_end(address: str, call_id: str, since: int = 0) -> list[d
 async def http_get(address: str, path: str, token: str | None = None) -> tuple[int, dict]:
     """GET on a thread: the server under test runs on this event loop."""
     return await asyncio.to_thread(_blocking_get, address, path, token)
+
+
+async def http_text(address: str, path: str) -> str:
+    def get() -> str:
+        with urllib.request.urlopen(f"http://{address}{path}", timeout=5) as response:
+            return response.read().decode()
+
+    return await asyncio.to_thread(get)
 
 
 def _blocking_get(address: str, path: str, token: str | None) -> tuple[int, dict]:
@@ -244,5 +254,44 @@ async def test_tokens_per_role(tmp_path):
                 )
             )
             assert (await next_json(ws))["code"] == "unauthorized"
+    finally:
+        await service.stop()
+
+
+async def test_metrics_parse_as_prometheus_text_and_move_with_a_call(server):
+    def samples(text: str) -> dict[str, float]:
+        return {
+            s.name + str(sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    before = samples(await http_text(server, "/metrics"))
+    await run_call(server, "m1")
+    await asyncio.sleep(0.5)
+    after = samples(await http_text(server, "/metrics"))
+    audio = "callassist_audio_seconds_total[('protocol', 'native')]"
+    assert after[audio] - before.get(audio, 0) == pytest.approx(3.9, abs=0.1)
+    assert after["callassist_connections_total[('protocol', 'native')]"] >= 1
+    assert after["callassist_final_latency_seconds_count[]"] >= 1
+    assert after["callassist_decode_seconds_count[('kind', 'final')]"] >= 1
+    assert "callassist_live_calls[]" in after and "callassist_decode_queue_depth[]" in after
+
+
+async def test_past_max_calls_a_new_call_is_told_busy(tmp_path):
+    service, address = await start_service(
+        tmp_path, server={"port": 0, "data_dir": str(tmp_path), "max_calls": 1}
+    )
+    try:
+        async with connect(f"ws://{address}/v1/ingest") as first:
+            await first.send(start_message("one"))
+            await asyncio.sleep(0.1)
+            async with connect(f"ws://{address}/v1/ingest") as second:
+                await second.send(start_message("two"))
+                assert (await next_json(second))["code"] == "busy"
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(second.recv(), 5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            await first.send('{"type": "stop"}')
     finally:
         await service.stop()

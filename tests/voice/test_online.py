@@ -133,3 +133,17 @@ def test_audio_buffer_stays_bounded_over_long_silence():
         stream.push_audio(silence(1.0))
     assert stream.audio_s == pytest.approx(600.0)
     assert stream._audio.end - stream._audio.start < 16_000  # only the pre-roll is kept
+
+
+def test_partial_backoff_spaces_partials_out():
+    def partial_count(backoff: float) -> int:
+        stream = new_stream()
+        count = 0
+        for chunk in np.split(tone(4.0), 200):
+            stream.push_audio(chunk)
+            if (job := stream.next_job(partial_backoff=backoff)) is not None:
+                count += not job.is_final
+                stream.apply(job, None)
+        return count
+
+    assert partial_count(4.0) <= partial_count(1.0) / 3

@@ -4,7 +4,7 @@ import numpy as np
 
 from tests.fakes import ScriptedDecoder
 from voice.online import DecodeJob
-from voice.scheduler import DecodeScheduler, SchedulerOptions
+from voice.scheduler import DecodeRecord, DecodeScheduler, SchedulerOptions
 
 
 def job(seconds: float, is_final: bool) -> DecodeJob:
@@ -45,4 +45,33 @@ async def test_a_failing_decode_yields_none_and_the_queue_goes_on():
     scheduler = DecodeScheduler(ScriptedDecoder(explode))
     assert await scheduler.decode(job(1.0, True), "en") is None
     assert scheduler.stats.failed == 1
+    scheduler.close()
+
+
+async def test_waiting_partials_space_out_and_waiting_finals_mean_overloaded():
+    decoder = ScriptedDecoder(delay_s=0.2)
+    scheduler = DecodeScheduler(decoder, SchedulerOptions(workers=1, max_partial_wait_s=0.4))
+    assert scheduler.partial_backoff == 1.0 and not scheduler.overloaded
+    partials = [scheduler.decode(job(0.5, False), "en") for _ in range(4)]
+    await asyncio.gather(*partials)
+    assert scheduler.partial_backoff > 1.0  # partials queued behind each other
+    finals = [asyncio.ensure_future(scheduler.decode(job(0.5, True), "en")) for _ in range(6)]
+    await asyncio.sleep(0.7)
+    assert scheduler.overloaded  # finals are waiting now
+    await asyncio.gather(*finals)
+    assert all(f.result() is not None for f in finals)  # none shed
+    scheduler.close()
+
+
+async def test_observer_hears_every_request_once():
+    records: list[DecodeRecord] = []
+    scheduler = DecodeScheduler(
+        ScriptedDecoder(delay_s=0.2),
+        SchedulerOptions(max_partial_wait_s=0.1),
+        observer=records.append,
+    )
+    first = asyncio.ensure_future(scheduler.decode(job(1.0, True), "en"))
+    await asyncio.sleep(0.01)
+    await asyncio.gather(first, scheduler.decode(job(1.0, False), "en"))
+    assert [(r.final, r.dropped) for r in records] == [(True, False), (False, True)]
     scheduler.close()

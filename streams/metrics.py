@@ -1,0 +1,93 @@
+"""Prometheus metrics for operators, served at GET /metrics.
+
+Each `Service` has its own registry, so several services (tests) can live in
+one process. Nothing here ever carries transcript text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from voice.scheduler import DecodeRecord, DecodeScheduler
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS_S = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self, scheduler: DecodeScheduler, live_calls: Callable[[], int]) -> None:
+        self.registry = registry = CollectorRegistry()
+        Gauge("callassist_live_calls", "Calls streaming now", registry=registry).set_function(
+            live_calls
+        )
+        Gauge(
+            "callassist_decode_queue_depth", "Decodes waiting for the model", registry=registry
+        ).set_function(lambda: scheduler.queue_depth)
+        Gauge(
+            "callassist_real_time_factor",
+            "Decode seconds per second of decoded audio, since start",
+            registry=registry,
+        ).set_function(lambda: scheduler.stats.real_time_factor)
+        Gauge(
+            "callassist_partial_backoff",
+            "How far apart partials are spaced (1 = normal)",
+            registry=registry,
+        ).set_function(lambda: scheduler.partial_backoff)
+        self.connections = Counter(
+            "callassist_connections",
+            "Websocket connections by protocol",
+            ["protocol"],
+            registry=registry,
+        )
+        self.audio_seconds = Counter(
+            "callassist_audio_seconds",
+            "Seconds of call audio received, per speaker track",
+            ["protocol"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "callassist_errors", "Errors sent to clients, by code", ["code"], registry=registry
+        )
+        self.calls_refused = Counter(
+            "callassist_calls_refused",
+            "Calls refused at start, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.decode_wait = Histogram(
+            "callassist_decode_wait_seconds",
+            "Time a decode waited in the queue",
+            ["kind"],
+            registry=registry,
+        )
+        self.decode_time = Histogram(
+            "callassist_decode_seconds",
+            "Time a decode took on the model",
+            ["kind"],
+            registry=registry,
+        )
+        self.partials_dropped = Counter(
+            "callassist_partials_dropped",
+            "Partial decodes shed because they went stale",
+            registry=registry,
+        )
+        self.final_latency = Histogram(
+            "callassist_final_latency_seconds",
+            "From the end of a final segment's speech arriving to its event being sent",
+            buckets=_LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        scheduler.set_observer(self.on_decode)
+
+    def on_decode(self, record: DecodeRecord) -> None:
+        kind = "final" if record.final else "partial"
+        self.decode_wait.labels(kind).observe(record.wait_s)
+        if record.dropped:
+            self.partials_dropped.inc()
+        else:
+            self.decode_time.labels(kind).observe(record.busy_s)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
