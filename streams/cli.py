@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import uuid
@@ -26,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir")
     serve.add_argument("--model", help="tiny.en, base, or a CTranslate2 model directory")
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--log-level", default=os.environ.get("CALLASSIST_LOG_LEVEL", "INFO"))
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=os.environ.get("CALLASSIST_LOG_FORMAT", "text"),
+        help="json: one JSON object a line, with call ids (never transcript text)",
+    )
 
     play = commands.add_parser("play", help="stream a WAV file into a running service")
     play.add_argument("wav", type=Path, help="16-bit WAV; stereo = customer left, agent right")
@@ -56,11 +63,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from streams.config import load_config
+    from streams.logs import configure_logging
     from streams.server import Service
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, json_lines=args.log_format == "json")
     overrides: dict[str, dict[str, Any]] = {
         "server": {"host": args.host, "port": args.port, "data_dir": args.data_dir},
         "asr": {"model": args.model},

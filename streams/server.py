@@ -268,7 +268,12 @@ class _Ingest:
         if isinstance(event, CallStart):
             self._authorize_start()
             self._session = self._service.calls.open(event, self._protocol)
-            log.info("call %s started (%s)", event.call_id, self._protocol)
+            log.info(
+                "call %s started (%s)",
+                event.call_id,
+                self._protocol,
+                extra={"call_id": event.call_id, "protocol": self._protocol},
+            )
         elif isinstance(event, AudioFrames):
             if self._session is not None:
                 seconds = event.samples.size / self._session.sample_rate_hz
@@ -278,7 +283,17 @@ class _Ingest:
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event.reason)
-            log.info("call %s ended (%s)", session.call_id, event.reason)
+            log.info(
+                "call %s ended (%s) after %.1f s",
+                session.call_id,
+                event.reason,
+                session.audio_s,
+                extra={
+                    "call_id": session.call_id,
+                    "reason": event.reason,
+                    "duration_s": round(session.audio_s, 3),
+                },
+            )
 
     def _authorize_start(self) -> None:
         if not self._needs_token_in_start:
@@ -295,7 +310,12 @@ class _Ingest:
         self._errors += 1
         self._service.metrics.errors.labels(code).inc()
         call_id = self._session.call_id if self._session else None
-        log.info("ingest error %s on call %s", code, call_id)
+        log.info(
+            "ingest error %s on call %s",
+            code,
+            call_id,
+            extra={"call_id": call_id, "code": code, "protocol": self._protocol},
+        )
         await self._ws.send(encode_error(call_id, code, message))
         limit = self._service.config.server.max_errors_per_connection
         if fatal or self._errors >= limit:

@@ -57,6 +57,7 @@ class ScriptedDecoder:
         prompt: str = "",
         word_timestamps: bool = False,
         final: bool = True,
+        busy: bool = False,
     ) -> Hypothesis:
         self.calls.append(len(audio) / 16_000)
         if self.delay_s:

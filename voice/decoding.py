@@ -33,4 +33,5 @@ class Decoder(Protocol):
         prompt: str = "",
         word_timestamps: bool = False,
         final: bool = True,
+        busy: bool = False,
     ) -> Hypothesis: ...

@@ -166,6 +166,7 @@ class DecodeScheduler:
     async def _run(self, request: _Request) -> None:
         job = request.job
         started = time.monotonic()
+        behind = self.partial_backoff > 1.0  # the machine is behind: cheaper finals too
         try:
             hypothesis: Hypothesis | None = await asyncio.get_running_loop().run_in_executor(
                 self._executor,
@@ -175,6 +176,7 @@ class DecodeScheduler:
                     prompt=job.prompt,
                     word_timestamps=job.word_timestamps,
                     final=job.is_final,
+                    busy=behind,
                 ),
             )
         except Exception:
@@ -183,10 +185,10 @@ class DecodeScheduler:
             hypothesis = None
         finally:
             self._running -= 1
-        busy = time.monotonic() - started
-        self.stats.busy_s += busy
+        decode_s = time.monotonic() - started
+        self.stats.busy_s += decode_s
         self.stats.audio_s += len(job.audio) / 16_000
-        self._observe(request, started - request.enqueued, busy, dropped=False)
+        self._observe(request, started - request.enqueued, decode_s, dropped=False)
         if job.is_final:
             self.stats.decoded_finals += 1
         else:

@@ -44,7 +44,8 @@ class WhisperOptions:
     cpu_threads: int = 0  # threads per decode; 0 lets CTranslate2 use every core
     beam_size: int = 1  # 1 = greedy; 5 is more accurate and about 2x slower
     # Encode about the utterance, not a padded 30 s window: 2-6x faster decodes.
-    # Short finals lose some confidence that way, so finals keep the full window.
+    # Short finals lose some confidence that way, so finals keep the full window
+    # unless the scheduler says the machine is busy.
     fit_window_partials: bool = True
     fit_window_finals: bool = False
 
@@ -108,9 +109,11 @@ class WhisperEngine:
         prompt: str = "",
         word_timestamps: bool = False,
         final: bool = True,
+        busy: bool = False,
     ) -> Hypothesis:
         """Transcribes one utterance (at most 30 s of 16 kHz float32 audio)."""
-        fit = self.options.fit_window_finals if final else self.options.fit_window_partials
+        options = self.options
+        fit = (options.fit_window_finals or busy) if final else options.fit_window_partials
         with _fitted_window(fit):
             segments, info = self._model.transcribe(
                 audio,
