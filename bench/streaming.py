@@ -125,6 +125,7 @@ async def main() -> None:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--beam-size", type=int, default=None)
     parser.add_argument("--no-offline", action="store_true")
+    parser.add_argument("--fit-window-finals", action="store_true")
     parser.add_argument("--show", action="store_true", help="print each file's transcript")
     parser.add_argument("--match", default="", help="only files whose name contains this")
     args = parser.parse_args()
@@ -132,7 +133,11 @@ async def main() -> None:
     SHOW_LATENCY = args.show
     rows = [r for r in eval_rows() if args.match in r["file"]][: args.limit or None]
     with tempfile.TemporaryDirectory() as data_dir:
-        asr = {"model": args.model, "beam_size": args.beam_size}
+        asr = {
+            "model": args.model,
+            "beam_size": args.beam_size,
+            "fit_window_finals": args.fit_window_finals,
+        }
         config = load_config(environ={}, server={"port": 0, "data_dir": data_dir}, asr=asr)
         service = Service(config)
         port = await service.start()

@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import http
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ class Service:
         self.hub = Hub(self.store)
         self.engine = engine or WhisperEngine(config.asr)
         self.scheduler = DecodeScheduler(self.engine, config.scheduler)
+        _warn_if_oversubscribed(config)
         self.calls: CallRegistry
         self.metrics = Metrics(self.scheduler, lambda: len(self.calls))
         voice = Voice(
@@ -324,6 +326,20 @@ class _Ingest:
             self._end_reason = f"error:{code}"
             return False
         return True
+
+
+def _warn_if_oversubscribed(config: Config) -> None:
+    cores = os.cpu_count() or 1
+    threads = config.scheduler.workers * (config.asr.cpu_threads or cores)
+    if config.asr.device == "cpu" and threads > cores:
+        log.warning(
+            "%d decode workers x %d threads = %d threads on %d cores: decodes will fight "
+            "each other; lower scheduler.workers or asr.cpu_threads",
+            config.scheduler.workers,
+            config.asr.cpu_threads or cores,
+            threads,
+            cores,
+        )
 
 
 def _presented_token(request: Request) -> str | None:
