@@ -44,7 +44,9 @@ class Voice:
     make_vad: Callable[[], SpeechProbabilities]
     streaming: StreamingOptions
     final_timeout_s: float = 120.0
-    max_pending_finals: int = 4  # past this backlog, ingest stops reading (TCP backpressure)
+    # Past this much undecoded audio per speaker, ingest stops reading (TCP backpressure).
+    # Above max_utterance_s, so that one long utterance never triggers it.
+    max_backlog_s: float = 30.0
     on_final_latency: Callable[[float], None] = lambda seconds: None
 
 
@@ -76,10 +78,11 @@ class SpeakerWorker:
         self._pending_audio.append(samples)
         self._received_s += len(samples) / 16_000
         self._arrivals.append((self._received_s, time.monotonic()))
+        self._update_room()
         self._wake.set()
 
     async def room(self) -> None:
-        """Returns once this speaker's backlog of undecoded finals is small again."""
+        """Returns once this speaker's backlog of undecoded audio is small again."""
         await self._has_room.wait()
 
     async def finish(self) -> None:
@@ -118,11 +121,15 @@ class SpeakerWorker:
             finished = True
         if not self._decoding:
             self._start_decode(finals_only=finished)
-        if self.stream.pending_finals > self._voice.max_pending_finals:
+        self._update_room()
+        return finished
+
+    def _update_room(self) -> None:
+        backlog_s = self.stream.undecoded_s + sum(len(a) for a in self._pending_audio) / 16_000
+        if backlog_s > self._voice.max_backlog_s:
             self._has_room.clear()
         else:
             self._has_room.set()
-        return finished
 
     def _latency(self, t_end: float) -> float:
         """Seconds since the audio at call time `t_end` arrived."""
@@ -188,7 +195,7 @@ class CallSession:
             self._worker(speaker).feed(self._resampler(speaker).push(frames.samples[:, channel]))
 
     async def room(self) -> None:
-        """Waits while any speaker's finals are backed up: the platform's sends slow down,
+        """Waits while any speaker's audio is backed up: the platform's sends slow down,
         and no audio is dropped or piled up in memory."""
         for worker in list(self._workers.values()):
             await worker.room()

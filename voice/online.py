@@ -216,8 +216,15 @@ class SpeakerStream:
         return bool(self._finals)
 
     @property
-    def pending_finals(self) -> int:
-        return len(self._finals)
+    def undecoded_s(self) -> float:
+        """Seconds of received audio whose transcript is not final yet (nor judged silence)."""
+        if self._finals:
+            start = self._samples(self._finals[0].t_start)
+        elif self._utterance is not None:
+            start = self._utterance.commit
+        else:
+            start = self._vad_until
+        return (self._audio.end - start) / SAMPLE_RATE_HZ
 
     def _partial_or_forced_job(self, partial_backoff: float) -> DecodeJob | None:
         utterance = self._utterance

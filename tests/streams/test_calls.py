@@ -54,7 +54,7 @@ async def test_backed_up_finals_hold_the_platform_back(tmp_path):
     store = Store(tmp_path / "calls.sqlite3")
     hub = Hub(store)
     scheduler = DecodeScheduler(ScriptedDecoder(delay_s=0.3))
-    voice = Voice(scheduler, EnergyVad, StreamingOptions(), max_pending_finals=1)
+    voice = Voice(scheduler, EnergyVad, StreamingOptions(), max_backlog_s=2.0)
     start = CallStart("c2", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
     session = CallSession(start, "native", hub, voice, "en")
     for _ in range(5):  # five short utterances arrive at once
