@@ -12,6 +12,7 @@ import http
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +42,7 @@ _EVENTS_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})/even
 _CALL_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})$")
 _CLOSE_POLICY = 1008  # websocket close codes (RFC 6455)
 _CLOSE_TRY_AGAIN = 1013
+_HELD_BACK_WARN_S = 2.0
 
 
 class Parser(Protocol):
@@ -281,7 +283,7 @@ class _Ingest:
                 seconds = event.samples.size / self._session.sample_rate_hz
                 self._service.metrics.audio_seconds.labels(self._protocol).inc(seconds)
                 self._session.feed(event)
-                await self._session.room()  # backpressure: stop reading while finals back up
+                await self._hold_back(self._session)
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event.reason)
@@ -295,6 +297,19 @@ class _Ingest:
                     "reason": event.reason,
                     "duration_s": round(session.audio_s, 3),
                 },
+            )
+
+    async def _hold_back(self, session: CallSession) -> None:
+        """Backpressure: no more reading while this call's audio waits to be decoded."""
+        started = time.monotonic()
+        await session.room()
+        held_s = time.monotonic() - started
+        if held_s > _HELD_BACK_WARN_S:
+            log.warning(
+                "call %s held back %.1f s: recognition is behind",
+                session.call_id,
+                held_s,
+                extra={"call_id": session.call_id},
             )
 
     def _authorize_start(self) -> None:
