@@ -262,10 +262,22 @@ class CallRegistry:
         return session
 
     async def close(self, session: CallSession, reason: str) -> None:
+        """Ends a call for any reason; the one place every call's end is logged."""
         try:
             await session.close(reason)
         finally:
             self._live.pop(session.call_id, None)
+        log.info(
+            "call %s ended (%s) after %.1f s",
+            session.call_id,
+            reason,
+            session.audio_s,
+            extra={
+                "call_id": session.call_id,
+                "reason": reason,
+                "duration_s": round(session.audio_s, 3),
+            },
+        )
 
     async def close_all(self, reason: str) -> None:
         await asyncio.gather(*(self.close(s, reason) for s in list(self._live.values())))

@@ -8,6 +8,7 @@ reading its backlog (also synchronous) can neither miss nor repeat an event.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -52,9 +53,7 @@ class Hub:
             call_id, started.protocol, now_iso(), encode_json(started.metadata)
         )
         if resumed:
-            started = CallStarted(
-                started.protocol, started.languages, started.speakers, True, started.metadata
-            )
+            started = dataclasses.replace(started, resumed=True)
         self.publish(call_id, started)
         return resumed
 

@@ -287,17 +287,6 @@ class _Ingest:
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event.reason)
-            log.info(
-                "call %s ended (%s) after %.1f s",
-                session.call_id,
-                event.reason,
-                session.audio_s,
-                extra={
-                    "call_id": session.call_id,
-                    "reason": event.reason,
-                    "duration_s": round(session.audio_s, 3),
-                },
-            )
 
     async def _hold_back(self, session: CallSession) -> None:
         """Backpressure: no more reading while this call's audio waits to be decoded."""

@@ -259,7 +259,7 @@ class SpeakerStream:
             word_timestamps=long_enough and not is_final,
             utterance=utterance.id,
             speech_start_s=self._seconds(max(utterance.speech_start, utterance.commit)),
-            speech_end_s=self._seconds(min(speech_end or end, end)),
+            speech_end_s=self._seconds(end if speech_end is None else min(speech_end, end)),
         )
 
     def apply(self, job: DecodeJob, hypothesis: Hypothesis | None) -> list[TranscriptUpdate]:
