@@ -16,8 +16,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -30,7 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from streams.client import Recording, send_paced, twilio_messages
+from streams.client import LocalServer, Recording, send_paced, twilio_messages
 
 CALL = Path(__file__).resolve().parents[1] / "fixtures" / "calls" / "billing_double_charge"
 normalize = EnglishTextNormalizer()
@@ -43,29 +41,6 @@ class CallResult:
     partial_lag: list[float] = field(default_factory=list)
     said: dict[str, list[str]] = field(default_factory=lambda: {"customer": [], "agent": []})
     refused: str = ""
-
-
-def start_server(data_dir: str, model: str) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "streams.cli",
-        "serve",
-        "--port",
-        "0",
-        "--data-dir",
-        data_dir,
-        "--model",
-        model,
-        "--log-level",
-        "WARNING",
-    ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    return process, line.strip().rsplit("http://", 1)[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -173,7 +148,8 @@ async def main() -> None:
     args = parser.parse_args()
     recording = Recording.from_tracks(Path(f"{CALL}.customer.wav"), Path(f"{CALL}.agent.wav"))
     with tempfile.TemporaryDirectory() as data_dir:
-        process, address = start_server(data_dir, args.model)
+        server = LocalServer(Path(data_dir), "--model", args.model).start()
+        address = server.address
         try:
             print(
                 f"{recording.duration_s:.0f} s two-track calls, real time, /v1/twilio, "
@@ -185,11 +161,10 @@ async def main() -> None:
             )
             print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             for n in (int(x) for x in args.calls.split(",")):
-                print(await run_level(address, process.pid, recording, n), flush=True)
+                print(await run_level(address, server.pid, recording, n), flush=True)
                 await asyncio.sleep(SETTLE_S)  # let the last level's load fade from admission
         finally:
-            process.terminate()
-            process.wait(60)
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from bench.load import CALL, rss_mb, start_server
-from streams.client import Recording, send_paced
+from bench.load import CALL, rss_mb
+from streams.client import LocalServer, Recording, send_paced
 
 FRAME_MS_SOAK = 100
 
@@ -66,14 +66,15 @@ async def main() -> None:
     args = parser.parse_args()
     recording = Recording.from_tracks(Path(f"{CALL}.customer.wav"), Path(f"{CALL}.agent.wav"))
     with tempfile.TemporaryDirectory() as data_dir:
-        process, address = start_server(data_dir, "tiny.en")
+        server = LocalServer(Path(data_dir)).start()
+        address = server.address
         samples: list[tuple[float, float]] = []
         sent: dict[float, float] = {}
 
         async def sample() -> None:
             while True:
                 audio_min = max(sent, default=0.0) / 60
-                samples.append((audio_min, rss_mb(process.pid)))
+                samples.append((audio_min, rss_mb(server.pid)))
                 print(
                     f"  {audio_min:6.1f} min of call audio sent   RSS {samples[-1][1]:6.0f} MB",
                     flush=True,
@@ -88,8 +89,7 @@ async def main() -> None:
             wall = time.monotonic() - started
         finally:
             sampler.cancel()
-            process.terminate()
-            process.wait(120)
+            server.stop()
     print(
         f"{args.hours:.1f} h call sent in {wall / 60:.1f} min "
         f"({args.hours * 3600 / wall:.1f}x real time)"

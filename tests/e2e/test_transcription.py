@@ -15,13 +15,14 @@ from websockets.asyncio.client import connect
 from whisper_normalizer.english import EnglishTextNormalizer
 
 from streams.client import (
+    LocalServer,
     Recording,
     follow_events,
     native_messages,
     send_paced,
     twilio_messages,
 )
-from tests.e2e.conftest import FIXTURES, ServerProcess
+from tests.e2e.conftest import FIXTURES
 from voice.whisper import WhisperEngine, WhisperOptions
 
 JFK = FIXTURES / "audio" / "en_whisper_jfk.wav"
@@ -40,7 +41,7 @@ def words(text: str) -> str:
 
 
 async def stream_and_watch(
-    server: ServerProcess, messages, route: str, call_id: str, speed: float
+    server: LocalServer, messages, route: str, call_id: str, speed: float
 ) -> list[dict]:
     async def watch() -> list[dict]:
         return [e async for e in follow_events(server.ws, call_id)]
@@ -147,7 +148,7 @@ async def test_silence_and_noise_give_no_transcript(server):
 
 
 async def test_killed_server_keeps_every_final_already_sent(tmp_path):
-    server = ServerProcess(tmp_path).start()
+    server = LocalServer(tmp_path).start()
     recording = Recording.from_wav(JFK)
     received: list[dict] = []
 
@@ -167,7 +168,7 @@ async def test_killed_server_keeps_every_final_already_sent(tmp_path):
                 await asyncio.sleep(0.05)
             server.kill()  # mid-call, mid-sentence
             await asyncio.gather(sender, watcher, return_exceptions=True)
-        restarted = ServerProcess(tmp_path).start()
+        restarted = LocalServer(tmp_path).start()
         try:
             record = get_json(f"{restarted.http}/v1/calls/jfk-kill")
         finally:
