@@ -20,6 +20,15 @@ class Word:
 
 
 @dataclass(frozen=True, slots=True)
+class Prosody:
+    """How a final segment sounded (see voice/prosody.py): the voice side of sentiment."""
+
+    loudness_dbfs: float
+    pitch_hz: float | None  # median over voiced frames; None when nothing was voiced
+    voiced_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptPartial:
     """The newest, still-changing words of one speaker; replaces the previous partial."""
 
@@ -41,6 +50,7 @@ class TranscriptFinal:
     t_end: float
     language: str
     words: tuple[Word, ...]
+    prosody: Prosody | None = None
 
 
 TranscriptUpdate = TranscriptPartial | TranscriptFinal

@@ -25,6 +25,7 @@ import numpy as np
 from voice.agreement import comparable, stable_words
 from voice.decoding import Hypothesis, Segment
 from voice.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate, Word
+from voice.prosody import measure_prosody
 from voice.vad import VAD_FRAME_SAMPLES, SpeechEnd, SpeechSegmenter, SpeechStart, VadOptions
 
 SAMPLE_RATE_HZ = 16_000
@@ -317,7 +318,14 @@ class SpeakerStream:
             t_end=round(t_end, 3),
             language=self.language,
             words=tuple(timed),
+            prosody=measure_prosody(
+                job.audio[self._offset(job, t_start) : self._offset(job, t_end)]
+            ),
         )
+
+    @staticmethod
+    def _offset(job: DecodeJob, t: float) -> int:
+        return max(0, round((t - job.t_start) * SAMPLE_RATE_HZ))
 
     def _absolute_words(self, job: DecodeJob, segments: list[Segment]) -> tuple[Word, ...]:
         if not any(s.words for s in segments):  # decoded without timestamps: text only

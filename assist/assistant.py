@@ -1,0 +1,72 @@
+"""What every call's assist shares, loaded once: options, the embedding model, the
+intent catalog, the rules and the knowledge articles."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assist.cues import RuleBook
+from assist.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from assist.intent import IntentCatalog, IntentOptions
+from assist.knowledge import KnowledgeBase
+from assist.sentiment import SentimentOptions
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True, slots=True)
+class AssistOptions:
+    enabled: bool = True
+    intents_file: str = ""  # empty: the default catalog shipped in assist/data/
+    rules_file: str = ""
+    knowledge_dir: str = ""
+    embeddings_model: str = DEFAULT_MODEL  # "minilm", a model directory, or "none"
+    embedding_threads: int = 1
+    knowledge_min_score: float = 0.45  # cosine similarity (word overlap without the model)
+    transcript_tail_lines: int = 8  # lines of transcript that travel with a cue
+    intent: IntentOptions = field(default_factory=IntentOptions)
+    sentiment: SentimentOptions = field(default_factory=SentimentOptions)
+
+    def path(self, configured: str, default: str) -> Path:
+        return Path(configured).expanduser() if configured else DATA_DIR / default
+
+
+@dataclass(frozen=True, slots=True)
+class Assistant:
+    options: AssistOptions
+    embedder: Embedder | None
+    intents: IntentCatalog
+    rules: RuleBook
+    knowledge: KnowledgeBase
+
+    @classmethod
+    def load(cls, options: AssistOptions | None = None) -> Assistant:
+        """Loads models and files; raises CatalogError naming the file that is wrong."""
+        options = options or AssistOptions()
+        started = time.monotonic()
+        embedder = load_embedder(options.embeddings_model, options.embedding_threads)
+        assistant = cls(
+            options=options,
+            embedder=embedder,
+            intents=IntentCatalog.load(
+                options.path(options.intents_file, "intents.toml"), embedder
+            ),
+            rules=RuleBook.load(options.path(options.rules_file, "rules.toml"), embedder),
+            knowledge=KnowledgeBase.load(
+                options.path(options.knowledge_dir, "knowledge"), embedder
+            ),
+        )
+        log.info(
+            "assist ready in %.1f s: %d intents, %d rules, %d knowledge passages, embeddings %s",
+            time.monotonic() - started,
+            len(assistant.intents.intents),
+            len(assistant.rules.rules),
+            len(assistant.knowledge.passages),
+            "on" if embedder is not None else "off",
+        )
+        return assistant

@@ -1,0 +1,90 @@
+"""What was done and what was promised, taken from the words of a segment.
+
+- steps tried: the caller's own past actions ("I restarted the router twice",
+  "I already called the bank"), cut at the next clause;
+- next steps: the agent's commitments ("I will book a technician", "let me get
+  my supervisor");
+- questions: a caller's direct questions, open until the agent answers.
+
+Extractive on purpose: every line is the speaker's own words, traceable to
+its segment, so an agent can trust it at a glance.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Past-tense actions a caller takes before calling; regular "-ed" verbs are
+# found by their ending, minus those that describe what happened to them.
+_IRREGULAR = re.compile(
+    "sent|went|spoke|paid|made|wrote|took|brought|rang|put|did|gave|tried|reset|"
+    "set|ran|read|bought|left|chose|drove|came|phoned|emailed|checked"
+)
+_NOT_ACTIONS = frozenset(
+    "noticed saw seemed wanted needed used received heard thought wondered hoped supposed "
+    "charged billed told asked expected happened moved lived loved liked hated owed "
+    "started stopped worked failed showed appeared looked called".split()
+)
+# "called" is an action only with someone to call: "called the bank", not "it's called X".
+_CALLED = re.compile(r"\bcalled\s+(?:the|my|your|you|them|him|her|support|customer)\b", re.I)
+_FIRST_PERSON = re.compile(
+    r"^(?:I|we)(?:'ve|'d| have| had)?\s+(?:(?:already|also|even|just|actually|then|first)\s+)*",
+    re.I,
+)
+_OTHER_SUBJECT = re.compile(r"^(?:they|he|she|it|you|the|that|this|there|nobody|someone)\b", re.I)
+_SENTENCE_END = re.compile(r"[.!?;]+\s*")
+_CLAUSE_BREAK = re.compile(r",\s*|\s+(?:and then|and|but|because|so|which|when)\s+", re.I)
+_PROMISE = re.compile(
+    r"\b(?:I will|I'll|I am going to|I'm going to|let me|we will|we'll|I can|I'd like to)\s+"
+    r"(?P<step>.*)",
+    re.I,
+)
+_VAGUE_PROMISES = re.compile(r"^(?:help|see|understand|check that|do that)\b", re.I)
+_QUESTION = re.compile(
+    r"(?:^|[.!?]\s+)(?P<q>(?:why|what|when|where|how|who|which|can|could|will|would|is|are|do|"
+    r"does|did|should|am)\b[^.!?]*\?)",
+    re.I,
+)
+MIN_STEP_WORDS = 2
+
+
+def steps_tried(text: str) -> list[str]:
+    """The caller's own past actions in `text`, one short phrase each."""
+    steps: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        acting = False  # inside a run of "I did X, did Y and did Z"
+        for clause in _CLAUSE_BREAK.split(sentence):
+            rest = _FIRST_PERSON.sub("", clause.strip())
+            first_person = rest != clause.strip()
+            if _is_action(rest) and (first_person or acting):
+                steps.append(rest)
+                acting = True
+            elif acting and steps and rest and not first_person and not _OTHER_SUBJECT.match(rest):
+                steps[-1] = f"{steps[-1]} and {rest}"  # "turned it off and on again"
+            else:
+                acting = False
+    return [s for s in steps if len(s.split()) >= MIN_STEP_WORDS]
+
+
+def _is_action(phrase: str) -> bool:
+    verb = phrase.split(maxsplit=1)[0].lower() if phrase else ""
+    if verb == "called":
+        return bool(_CALLED.match(phrase))
+    regular = verb.endswith("ed") and len(verb) > 4
+    return (regular or bool(_IRREGULAR.fullmatch(verb))) and verb not in _NOT_ACTIONS
+
+
+def promises(text: str) -> list[str]:
+    """What the agent commits to do, in their words."""
+    found = []
+    for sentence in _SENTENCE_END.split(text):
+        for clause in re.split(r",\s*(?:so|and|but)?\s*", sentence):
+            match = _PROMISE.search(clause)
+            step = match["step"].strip() if match else ""
+            if len(step.split()) >= MIN_STEP_WORDS and not _VAGUE_PROMISES.match(step):
+                found.append(step)
+    return found
+
+
+def questions(text: str) -> list[str]:
+    return [m["q"].strip() for m in _QUESTION.finditer(text.strip())]

@@ -1,0 +1,239 @@
+"""One call's co-pilot: final segments in, assist events out.
+
+    session = AssistSession(assistant)
+    events = session.on_final(final)      # sentiment, intent, summary, suggestions, cues
+    events = session.on_time(audio_s)     # time-driven rules (agent silence)
+    session.summary()                     # the record for call.ended
+
+Pure computation, no I/O and no clock: call time comes from the audio, so a
+call streamed faster than real time gets the same events. CPU-bound (one
+sentence embedding per customer segment): run it off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from assist.assistant import Assistant
+from assist.cues import CueState, Firing, Rule
+from assist.events import (
+    Alert,
+    AssistEvent,
+    HandoverCue,
+    IntentDetected,
+    Sentiment,
+    Severity,
+    Suggestion,
+    SuggestionKind,
+    Summary,
+    TranscriptLine,
+)
+from assist.intent import IntentTracker
+from assist.sentiment import Reading, SpeakerSentiment
+from assist.summary import RollingSummary
+from voice.events import TranscriptFinal
+
+CUSTOMER, AGENT = "customer", "agent"
+_SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+
+
+class AssistSession:
+    def __init__(self, assistant: Assistant) -> None:
+        self._a = assistant
+        options = assistant.options
+        self._intent = IntentTracker(assistant.intents, options.intent)
+        self._sentiment = {
+            CUSTOMER: SpeakerSentiment(options.sentiment),
+            AGENT: SpeakerSentiment(options.sentiment),
+        }
+        self._summary = RollingSummary()
+        self._cues = CueState()
+        self._tail: deque[TranscriptLine] = deque(maxlen=options.transcript_tail_lines)
+        self._suggested: set[str] = set()
+        self._last_end_s = {CUSTOMER: -1.0, AGENT: -1.0}
+        self._needs_vector = {
+            s: any(r.examples and r.speaker == s for r in assistant.rules.rules)
+            for s in (CUSTOMER, AGENT)
+        }
+
+    # --- inputs ---------------------------------------------------------------------
+    def on_final(self, final: TranscriptFinal) -> list[AssistEvent]:
+        speaker, text, sid = final.speaker.value, final.text.strip(), final.segment_id
+        if not text:
+            return []
+        self._tail.append(TranscriptLine(speaker, text, final.t_start))
+        self._last_end_s[speaker] = max(self._last_end_s.get(speaker, -1.0), final.t_end)
+        vector = self._vector(text) if speaker == CUSTOMER or self._needs_vector[speaker] else None
+        reading = self._sentiment.setdefault(speaker, SpeakerSentiment()).read(
+            text, final.prosody, may_spike=speaker == CUSTOMER
+        )
+        events: list[AssistEvent] = [
+            Sentiment(
+                sid,
+                speaker,
+                reading.score,
+                reading.arousal,
+                reading.spike,
+                reading.reason,
+                final.t_end,
+            )
+        ]
+        intent = self._update_intent(sid, speaker, text, vector)
+        changed = self._summary.add(sid, speaker, text)
+        if intent is not None:
+            events.append(intent)
+        if changed or intent is not None:
+            events.append(self._summary.snapshot(sid))
+        if intent is not None:
+            events += self._intent_action(sid, intent)
+        if speaker == CUSTOMER:
+            events += self._knowledge(sid, text, vector)
+        else:
+            self._rearm_silence()
+        firings = self._fired(speaker, text, vector, reading)
+        if firings:
+            events += self._raise(firings, sid)
+        return events
+
+    def on_time(self, audio_s: float) -> list[AssistEvent]:
+        """Rules that fire on time passing rather than words: the agent's silence."""
+        agent_end, customer_end = self._last_end_s[AGENT], self._last_end_s[CUSTOMER]
+        if agent_end < 0 or customer_end <= agent_end:
+            return []  # no agent on this call, or the caller is not waiting for one
+        events: list[AssistEvent] = []
+        for rule in self._a.rules.rules:
+            silent = rule.kind == "agent_silence" and audio_s - agent_end >= rule.silence_s
+            if silent and self._cues.first_time(rule):
+                waiting = self._tail[-1].text if self._tail else ""
+                detail = f"({audio_s - agent_end:.0f} s since the agent last spoke)"
+                events += self._raise([Firing(rule, (waiting,), detail)], "")
+        return events
+
+    def summary(self) -> Summary:
+        return self._summary.snapshot()
+
+    # --- pieces -----------------------------------------------------------------------
+    def _vector(self, text: str) -> np.ndarray | None:
+        embedder = self._a.embedder
+        return embedder.embed([text])[0] if embedder is not None else None
+
+    def _update_intent(
+        self, sid: str, speaker: str, text: str, vector: np.ndarray | None
+    ) -> IntentDetected | None:
+        if speaker != CUSTOMER:
+            return None
+        detected = self._intent.update(sid, text, vector)
+        if detected is not None:
+            self._summary.set_intent(detected.intent)
+        return detected
+
+    def _intent_action(self, sid: str, detected: IntentDetected) -> list[AssistEvent]:
+        intent = next(i for i in self._a.intents.intents if i.name == detected.intent)
+        if not intent.next_action:
+            return []
+        return self._suggest(
+            Suggestion(
+                sid,
+                SuggestionKind.NEXT_ACTION,
+                f"Next: {intent.name.replace('_', ' ')}",
+                intent.next_action,
+                detected.confidence,
+                f"intent:{intent.name}",
+                f"The caller's intent looks like {intent.name} ({intent.description})",
+            )
+        )
+
+    def _knowledge(self, sid: str, text: str, vector: np.ndarray | None) -> list[AssistEvent]:
+        minimum = self._a.options.knowledge_min_score
+        for hit in self._a.knowledge.search(text, vector, self._summary.intent)[:3]:
+            if hit.score < minimum:
+                break
+            key = f"{hit.passage.source}#{hit.passage.title}"
+            if key not in self._suggested:
+                return self._suggest(
+                    Suggestion(
+                        sid,
+                        SuggestionKind.KNOWLEDGE,
+                        hit.passage.title,
+                        hit.snippet,
+                        hit.score,
+                        hit.passage.source,
+                        f"Matches what the caller just said: \u201c{_clip(text)}\u201d",
+                    ),
+                    key,
+                )
+        return []
+
+    def _suggest(self, suggestion: Suggestion, key: str = "") -> list[AssistEvent]:
+        key = key or f"{suggestion.source}#{suggestion.body}"
+        if key in self._suggested:
+            return []
+        self._suggested.add(key)
+        return [suggestion]
+
+    def _fired(
+        self, speaker: str, text: str, vector: np.ndarray | None, reading: Reading
+    ) -> list[Firing]:
+        rules = self._a.rules
+        firings: list[Firing] = []
+        for rule in rules.rules:
+            if rule.kind == "phrase" and rule.speaker == speaker:
+                firing = rules.match_phrase(rule, text, vector)
+                if firing is not None:
+                    firings.append(firing)
+            elif rule.kind == "sentiment_spike" and reading.spike and speaker == rule.speaker:
+                firings.append(Firing(rule, (text,), f"({reading.reason})"))
+        return [f for f in firings if self._cues.first_time(f.rule)]
+
+    def _rearm_silence(self) -> None:
+        for rule in self._a.rules.rules:
+            if rule.kind == "agent_silence":
+                self._cues.rearm(rule)
+
+    def _raise(self, firings: list[Firing], sid: str) -> list[AssistEvent]:
+        """One cue and one alert for everything one segment set off, the most severe first."""
+        firings = sorted(firings, key=lambda f: _SEVERITY_ORDER.index(f.rule.severity))
+        rules = [f.rule for f in firings]
+        name = "+".join(r.name for r in rules)
+        severity = rules[0].severity
+        reason = " ".join(f"{f.rule.reason} {f.detail}".strip() for f in firings)
+        evidence = tuple(dict.fromkeys(e for f in firings for e in f.evidence))
+        summary = self._summary.snapshot(sid)
+        open_items = self._open_items(rules, summary)
+        tail = tuple(self._tail)
+        events: list[AssistEvent] = []
+        if any(r.handover for r in rules):
+            events.append(
+                HandoverCue(name, reason, severity, evidence, open_items, summary, tail, sid)
+            )
+        if any(r.alert for r in rules):
+            events.append(Alert(name, severity, reason, evidence, open_items, summary, tail, sid))
+        lead = next((r for r in rules if r.next_action), None)
+        if lead is not None:
+            events += self._suggest(
+                Suggestion(
+                    sid,
+                    SuggestionKind.NEXT_ACTION,
+                    f"Next: {lead.name.replace('_', ' ')}",
+                    lead.next_action,
+                    1.0,
+                    f"rule:{lead.name}",
+                    lead.reason,
+                )
+            )
+        return events
+
+    @staticmethod
+    def _open_items(rules: list[Rule], summary: Summary) -> tuple[str, ...]:
+        items = [r.reason for r in rules]
+        if summary.intent:
+            items.append(f"Not resolved yet: {summary.intent.replace('_', ' ')}")
+        items += [f"Caller asked: {q.text}" for q in summary.open_questions]
+        items += [f"Promised: {s.text}" for s in summary.next_steps]
+        return tuple(items)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
