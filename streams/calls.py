@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.assisting import AssistRuntime
 from streams.events import CallEnded, CallStarted
 from streams.hub import Hub
 from streams.protocols.base import AudioFrames, CallStart
@@ -160,7 +161,15 @@ class SpeakerWorker:
 
 
 class CallSession:
-    def __init__(self, start: CallStart, protocol: str, hub: Hub, voice: Voice, language: str):
+    def __init__(
+        self,
+        start: CallStart,
+        protocol: str,
+        hub: Hub,
+        voice: Voice,
+        language: str,
+        assist: AssistRuntime | None = None,
+    ) -> None:
         self.call_id = start.call_id
         self._start = start
         self._hub = hub
@@ -179,6 +188,7 @@ class CallSession:
                 metadata=start.metadata,
             ),
         )
+        self._assist = assist.open(self.call_id, self._publish) if assist else None
 
     @property
     def sample_rate_hz(self) -> int:
@@ -193,6 +203,8 @@ class CallSession:
             return
         for channel, speaker in enumerate(frames.channel_speakers):
             self._worker(speaker).feed(self._resampler(speaker).push(frames.samples[:, channel]))
+        if self._assist is not None:
+            self._assist.tick(self.audio_s)
 
     async def room(self) -> None:
         """Waits while any speaker's audio is backed up: the platform's sends slow down,
@@ -215,7 +227,13 @@ class CallSession:
                 self.call_id,
                 self._voice.final_timeout_s,
             )
-        self._hub.end_call(self.call_id, CallEnded(round(self.audio_s, 3), reason))
+        summary = await self._assist.close() if self._assist is not None else None
+        self._hub.end_call(self.call_id, CallEnded(round(self.audio_s, 3), reason, summary))
+
+    def _publish(self, payload: object) -> None:
+        self._hub.publish(self.call_id, payload)
+        if self._assist is not None and isinstance(payload, TranscriptFinal):
+            self._assist.final(payload)
 
     def _resampler(self, speaker: Speaker) -> Resampler:
         if speaker not in self._resamplers:
@@ -231,18 +249,24 @@ class CallSession:
                 self._voice.streaming,
                 t0_s=self._t0_s,
             )
-            self._workers[speaker] = SpeakerWorker(
-                stream, self._voice, lambda update: self._hub.publish(self.call_id, update)
-            )
+            self._workers[speaker] = SpeakerWorker(stream, self._voice, self._publish)
         return self._workers[speaker]
 
 
 class CallRegistry:
     """The live calls of this process, by call id."""
 
-    def __init__(self, hub: Hub, voice: Voice, language: str, max_calls: int = 0) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        voice: Voice,
+        language: str,
+        max_calls: int = 0,
+        assist: AssistRuntime | None = None,
+    ) -> None:
         self._hub = hub
         self._voice = voice
+        self._assist = assist
         self._language = language
         self._max_calls = max_calls
         self._live: dict[str, CallSession] = {}
@@ -257,7 +281,7 @@ class CallRegistry:
             raise CallRejected("busy", f"at capacity ({self._max_calls} live calls); try later")
         if self._voice.scheduler.overloaded:
             raise CallRejected("busy", "recognition is at capacity; try later")
-        session = CallSession(start, protocol, self._hub, self._voice, self._language)
+        session = CallSession(start, protocol, self._hub, self._voice, self._language, self._assist)
         self._live[start.call_id] = session
         return session
 

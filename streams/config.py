@@ -8,6 +8,9 @@
     [scheduler]  workers, max_partial_wait_s
     [tokens]     ingest, agent, supervisor   (unset = open)
     [call]       language, agent_language
+    [assist]     enabled, intents_file, rules_file, knowledge_dir, embeddings_model,
+                 knowledge_min_score, transcript_tail_lines
+    [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
 
 Every key can also be set as CALLASSIST_<SECTION>_<KEY>, e.g. CALLASSIST_ASR_MODEL=base,
 CALLASSIST_SERVER_PORT=9000, CALLASSIST_TOKENS_AGENT=secret. The file is
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from assist.assistant import AssistOptions
 from streams.errors import ConfigError
 from voice.online import StreamingOptions
 from voice.scheduler import SchedulerOptions
@@ -67,6 +71,7 @@ class Config:
     scheduler: SchedulerOptions = field(default_factory=SchedulerOptions)
     tokens: TokenOptions = field(default_factory=TokenOptions)
     call: CallOptions = field(default_factory=CallOptions)
+    assist: AssistOptions = field(default_factory=AssistOptions)
 
     @property
     def database_path(self) -> Path:

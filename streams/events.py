@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from assist.events import Summary
+
 
 @dataclass(frozen=True, slots=True)
 class CallStarted:
@@ -20,4 +22,4 @@ class CallStarted:
 class CallEnded:
     duration_s: float
     reason: str  # "stop", "client_disconnected", "server_shutdown", "interrupted", ...
-    summary: Mapping[str, Any] | None = None
+    summary: Summary | None = None  # the co-pilot's last word on the call

@@ -79,6 +79,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS_S,
             registry=registry,
         )
+        self.assist_latency = Histogram(
+            "callassist_assist_seconds",
+            "From a final segment to the assist events it causes being sent",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),
+            registry=registry,
+        )
         scheduler.set_observer(self.on_decode)
 
     def on_decode(self, record: DecodeRecord) -> None:

@@ -23,6 +23,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from assist.assistant import Assistant
+from streams.assisting import AssistRuntime
 from streams.calls import CallRegistry, CallRejected, CallSession, Voice
 from streams.config import Config
 from streams.errors import ProtocolError
@@ -31,6 +33,7 @@ from streams.metrics import CONTENT_TYPE, Metrics
 from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent
 from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
+from streams.records import with_assist_view
 from streams.store import Store
 from streams.wire import encode_error, encode_json
 from voice.scheduler import DecodeScheduler
@@ -65,7 +68,12 @@ class Route:
 
 
 class Service:
-    def __init__(self, config: Config, engine: WhisperEngine | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        engine: WhisperEngine | None = None,
+        assistant: Assistant | None = None,
+    ) -> None:
         self.config = config
         self.store = Store(config.database_path)
         self.hub = Hub(self.store)
@@ -81,7 +89,13 @@ class Service:
             config.server.final_timeout_s,
             on_final_latency=self.metrics.final_latency.observe,
         )
-        self.calls = CallRegistry(self.hub, voice, config.call.language, config.server.max_calls)
+        self.calls = CallRegistry(
+            self.hub,
+            voice,
+            config.call.language,
+            config.server.max_calls,
+            _assist_runtime(config, assistant, self.metrics.assist_latency.observe),
+        )
         self._server: Server | None = None
 
     # --- lifecycle --------------------------------------------------------------------
@@ -175,7 +189,7 @@ class Service:
         record = self.store.call_record(match["call_id"]) if match else None
         if record is None:
             return _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such call"})
-        return _json_response(http.HTTPStatus.OK, record)
+        return _json_response(http.HTTPStatus.OK, with_assist_view(record))
 
     # --- websockets -----------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
@@ -330,6 +344,15 @@ class _Ingest:
             self._end_reason = f"error:{code}"
             return False
         return True
+
+
+def _assist_runtime(
+    config: Config, assistant: Assistant | None, on_latency: Callable[[float], None]
+) -> AssistRuntime | None:
+    """Loads the assistant unless one was given (tests share one) or assist is off."""
+    if not config.assist.enabled:
+        return None
+    return AssistRuntime(assistant or Assistant.load(config.assist), on_latency)
 
 
 def _warn_if_oversubscribed(config: Config) -> None:

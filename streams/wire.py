@@ -9,6 +9,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from assist.events import Alert, HandoverCue, IntentDetected, Sentiment, Suggestion, Summary
 from streams.events import CallEnded, CallStarted
 from voice.events import TranscriptFinal, TranscriptPartial
 
@@ -16,6 +17,12 @@ EVENT_TYPES: dict[type, str] = {
     CallStarted: "call.started",
     TranscriptPartial: "transcript.partial",
     TranscriptFinal: "transcript.final",
+    Sentiment: "sentiment",
+    IntentDetected: "intent",
+    Summary: "summary",
+    Suggestion: "suggestion",
+    HandoverCue: "handover.cue",
+    Alert: "alert",
     CallEnded: "call.ended",
 }
 # Events every supervisor sees, whatever the call.

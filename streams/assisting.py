@@ -1,0 +1,84 @@
+"""Runs one call's `AssistSession` off the event loop and publishes what it says.
+
+Finals and clock ticks go into a queue in call order; one task per call takes
+them one at a time to a worker thread, so the session never sees two inputs at
+once and its events follow the transcript that caused them. A failing step is
+logged and skipped: assist is a co-pilot, never a reason to lose a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from assist.assistant import Assistant
+from assist.events import AssistEvent, Summary
+from assist.session import AssistSession
+from voice.events import TranscriptFinal
+
+log = logging.getLogger(__name__)
+
+TICK_EVERY_S = 1.0  # call-audio seconds between two checks of the time-driven rules
+
+
+@dataclass(frozen=True, slots=True)
+class AssistRuntime:
+    """What every call's assist shares: the loaded assistant and a latency observer."""
+
+    assistant: Assistant
+    on_latency: Callable[[float], None] = lambda seconds: None
+
+    def open(self, call_id: str, publish: Callable[[AssistEvent], object]) -> CallAssist:
+        return CallAssist(call_id, AssistSession(self.assistant), publish, self.on_latency)
+
+
+class CallAssist:
+    def __init__(
+        self,
+        call_id: str,
+        session: AssistSession,
+        publish: Callable[[AssistEvent], object],
+        on_latency: Callable[[float], None] = lambda seconds: None,
+    ) -> None:
+        self._call_id = call_id
+        self._session = session
+        self._publish = publish
+        self._on_latency = on_latency
+        self._queue: asyncio.Queue[tuple[float, TranscriptFinal | float] | None] = asyncio.Queue()
+        self._last_tick_s = 0.0
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def final(self, final: TranscriptFinal) -> None:
+        self._queue.put_nowait((time.monotonic(), final))
+
+    def tick(self, audio_s: float) -> None:
+        if audio_s - self._last_tick_s >= TICK_EVERY_S:
+            self._last_tick_s = audio_s
+            self._queue.put_nowait((time.monotonic(), audio_s))
+
+    async def close(self) -> Summary:
+        """Finishes what is queued; returns the call's final summary."""
+        self._queue.put_nowait(None)
+        await self._task
+        return self._session.summary()
+
+    async def _run(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            queued_at, payload = item
+            try:
+                events = await asyncio.to_thread(self._step, payload)
+            except Exception:  # a bug in one step must not end the call's assist
+                log.exception("call %s: assist step failed", self._call_id)
+                continue
+            for event in events:
+                self._publish(event)
+            if isinstance(payload, TranscriptFinal):
+                self._on_latency(time.monotonic() - queued_at)
+
+    def _step(self, payload: TranscriptFinal | float) -> list[AssistEvent]:
+        if isinstance(payload, TranscriptFinal):
+            return self._session.on_final(payload)
+        return self._session.on_time(payload)
