@@ -25,6 +25,7 @@ _NOT_ACTIONS = frozenset(
     "charged billed told asked expected happened moved lived loved liked hated owed "
     "started stopped worked failed showed appeared looked called".split()
 )
+_NOT_VERBS = frozenset("have has had am is are was were know think a the my it this that".split())
 # "called" is an action only with someone to call: "called the bank", not "it's called X".
 _CALLED = re.compile(r"\bcalled\s+(?:the|my|your|you|them|him|her|support|customer)\b", re.I)
 _FIRST_PERSON = re.compile(
@@ -46,6 +47,7 @@ _QUESTION = re.compile(
     re.I,
 )
 MIN_STEP_WORDS = 2
+MAX_TAIL_WORDS = 3
 
 
 def steps_tried(text: str) -> list[str]:
@@ -54,12 +56,15 @@ def steps_tried(text: str) -> list[str]:
     for sentence in _SENTENCE_END.split(text):
         acting = False  # inside a run of "I did X, did Y and did Z"
         for clause in _CLAUSE_BREAK.split(sentence):
-            rest = _FIRST_PERSON.sub("", clause.strip())
-            first_person = rest != clause.strip()
-            if _is_action(rest) and (first_person or acting):
+            clause = clause.strip()
+            rest = _FIRST_PERSON.sub("", clause)
+            first_person = rest != clause
+            # "I already call the bank": after "already" the tense is often lost in recognition
+            already = first_person and "already" in clause[: len(clause) - len(rest)].lower()
+            if (_is_action(rest) or (already and _is_verb_like(rest))) and (first_person or acting):
                 steps.append(rest)
                 acting = True
-            elif acting and steps and rest and not first_person and not _OTHER_SUBJECT.match(rest):
+            elif acting and steps and _is_tail(rest) and not first_person:
                 steps[-1] = f"{steps[-1]} and {rest}"  # "turned it off and on again"
             else:
                 acting = False
@@ -72,6 +77,16 @@ def _is_action(phrase: str) -> bool:
         return bool(_CALLED.match(phrase))
     regular = verb.endswith("ed") and len(verb) > 4
     return (regular or bool(_IRREGULAR.fullmatch(verb))) and verb not in _NOT_ACTIONS
+
+
+def _is_tail(phrase: str) -> bool:
+    """A short fragment that finishes the step before it ("... off and on again")."""
+    return 0 < len(phrase.split()) <= MAX_TAIL_WORDS and not _OTHER_SUBJECT.match(phrase)
+
+
+def _is_verb_like(phrase: str) -> bool:
+    verb = phrase.split(maxsplit=1)[0].lower() if phrase else ""
+    return verb.isalpha() and verb not in _NOT_VERBS and verb not in _NOT_ACTIONS
 
 
 def promises(text: str) -> list[str]:
