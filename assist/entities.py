@@ -37,7 +37,7 @@ _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 
-_DIGIT_RUN = re.compile(r"\b\d(?:(?:, ?| |-)\d\b)+")  # "4 4 7 1" as text2num writes spoken digits
+_DIGIT_RUN = re.compile(r"\b0?\d(?:(?:, ?| |-)\d\b)+")  # "4 4 7 1" as text2num writes spoken digits
 _DOUBLE = re.compile(r"\b(double|triple) (\d)\b", re.I)
 _ID = re.compile(
     rf"\b(?P<kind>{_ID_KIND})(?:\s+(?:number|no\.?|num|id|code|#))?(?:\s+(?:is|was|it's))?"

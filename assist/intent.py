@@ -34,7 +34,7 @@ class Intent:
 class IntentOptions:
     similarity_floor: float = 0.35  # below this an example match is no evidence
     keyword_weight: float = 0.35  # evidence per keyword hit
-    min_evidence: float = 0.2  # evidence needed before an intent is announced
+    min_evidence: float = 0.15  # evidence needed before an intent is announced
     min_share: float = 0.5  # of all evidence so far, the leader's share
     change_margin: float = 1.5  # a new intent needs this times the current one's evidence
     reannounce_step: float = 0.15  # confidence change worth another event

@@ -1,0 +1,126 @@
+"""The whole co-pilot on scripted calls: the script's own words, the voice measured from
+the synthesised audio of each turn, no recogniser in between."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from assist.session import AssistSession
+from bench.calls import LabelledCall, found_data_point, found_step
+from streams.wire import encode_event
+from voice.events import Speaker, TranscriptFinal
+from voice.prosody import measure_prosody
+
+CALLS = Path(__file__).parents[2] / "fixtures" / "calls"
+NAMES = ["billing_double_charge", "cancel_contract", "internet_outage"]
+
+
+def finals(call: LabelledCall) -> list[TranscriptFinal]:
+    rate = call.recording.sample_rate_hz
+    out = []
+    for k, turn in enumerate(call.turns):
+        channel = 0 if turn["speaker"] == "customer" else 1
+        piece = call.recording.samples[
+            int(turn["start_s"] * rate) : int(turn["end_s"] * rate), channel
+        ]
+        audio = soxr.resample(piece.astype(np.float32) / 32768, rate, 16000)
+        out.append(
+            TranscriptFinal(
+                f"turn-{k}",
+                Speaker(turn["speaker"]),
+                turn["text"],
+                turn["start_s"],
+                turn["end_s"],
+                "en",
+                (),
+                measure_prosody(audio),
+            )
+        )
+    return out
+
+
+def run(assistant, call: LabelledCall) -> list[tuple[int, object]]:
+    session = AssistSession(assistant)
+    events = []
+    for k, final in enumerate(finals(call)):
+        events += [(k, e) for e in session.on_final(final) + session.on_time(final.t_end)]
+    return events
+
+
+def plain(event: object) -> dict:
+    return json.loads(encode_event("c", 1, "t", event))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_labelled_call(assistant, name):
+    call = LabelledCall.load(CALLS / name)
+    events = [(k, plain(e)) for k, e in run(assistant, call)]
+    labels = call.labels
+    intents = [e for _, e in events if e["type"] == "intent"]
+    assert intents[-1]["intent"] == labels["intent"]
+    summary = [e for _, e in events if e["type"] == "summary"][-1]
+    for point in labels["data_points"]:
+        assert found_data_point(point, summary), (point, summary["data_points"])
+    for step in labels["steps_tried"]:
+        assert found_step(step, summary), (step, summary["steps_tried"])
+    cue_turns = [k for k, e in events if e["type"] == "handover.cue"]
+    alerts = [e for _, e in events if e["type"] == "alert"]
+    if labels["handover_expected"]:
+        assert cue_turns and cue_turns[0] == labels["escalation_turn"], cue_turns
+        assert len({a["rule"] for a in alerts}) == len(alerts), "one alert per cause"
+    else:
+        assert cue_turns == [] and alerts == []
+    kinds = [(e["kind"], e["source"], e["title"]) for _, e in events if e["type"] == "suggestion"]
+    assert kinds and len(set(kinds)) == len(kinds), "a suggestion is never repeated"
+
+
+def test_a_polite_call_with_negations_raises_nothing(assistant):
+    turns = [
+        ("agent", "Hello, you are through to Contoso. How can I help?"),
+        ("customer", "Hi, I'm not unhappy at all, I just want to upgrade my plan."),
+        ("agent", "Of course. I can offer you the faster package for five pounds more."),
+        ("customer", "No problem, that sounds fine. It's not a big deal if it takes a day."),
+        ("agent", "Great, I will switch it over tonight."),
+        ("customer", "Thank you so much, that was really helpful."),
+    ]
+    session = AssistSession(assistant)
+    events = []
+    for k, (speaker, text) in enumerate(turns):
+        final = TranscriptFinal(f"t{k}", Speaker(speaker), text, 5.0 * k, 5.0 * k + 4, "en", ())
+        events += session.on_final(final) + session.on_time(5.0 * k + 4)
+    types = [plain(e)["type"] for e in events]
+    assert "handover.cue" not in types and "alert" not in types
+    assert session.summary().intent == "upgrade_plan"
+    assert "switch it over tonight" in [s.text for s in session.summary().next_steps]
+
+
+def test_agent_silence_fires_once_per_silence_and_rearms(assistant):
+    session = AssistSession(assistant)
+
+    def say(speaker: str, t: float) -> list:
+        final = TranscriptFinal(f"{speaker}-{t}", Speaker(speaker), "okay then", t, t + 1, "en", ())
+        return session.on_final(final)
+
+    say("agent", 0.0)
+    say("customer", 2.0)
+    assert session.on_time(20.0) == []
+    fired = [plain(e) for e in session.on_time(32.0)]
+    assert {e["type"] for e in fired} >= {"handover.cue", "alert"}
+    assert "agent_silence" in fired[0]["rule"]
+    assert session.on_time(40.0) == []  # same silence: no second alert
+    say("agent", 41.0)
+    say("customer", 43.0)
+    assert session.on_time(60.0) == []
+    assert any(plain(e)["type"] == "alert" for e in session.on_time(75.0))
+
+
+def test_no_agent_on_the_call_means_no_silence_alert(assistant):
+    session = AssistSession(assistant)
+    final = TranscriptFinal("c1", Speaker.CUSTOMER, "hello there", 0.0, 1.0, "en", ())
+    session.on_final(final)
+    assert session.on_time(300.0) == []
