@@ -46,7 +46,7 @@ def finals(call: LabelledCall) -> list[TranscriptFinal]:
 
 def run(assistant, call: LabelledCall) -> list[tuple[int, object]]:
     session = AssistSession(assistant)
-    events = []
+    events: list = []
     for k, final in enumerate(finals(call)):
         events += [(k, e) for e in session.on_final(final) + session.on_time(final.t_end)]
     return events
@@ -89,7 +89,7 @@ def test_a_polite_call_with_negations_raises_nothing(assistant):
         ("customer", "Thank you so much, that was really helpful."),
     ]
     session = AssistSession(assistant)
-    events = []
+    events: list = []
     for k, (speaker, text) in enumerate(turns):
         final = TranscriptFinal(f"t{k}", Speaker(speaker), text, 5.0 * k, 5.0 * k + 4, "en", ())
         events += session.on_final(final) + session.on_time(5.0 * k + 4)
