@@ -35,7 +35,13 @@ ID_KINDS = (
 _ID_KIND = "|".join(ID_KINDS)
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_ORDINAL_WORDS = (
+    r"(?:(?:twenty|thirty)[- ])?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)"
+    r"|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth"
+    r"|eighteenth|nineteenth|twentieth|thirtieth"
+)
+_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|{_ORDINAL_WORDS})"
+_COUNT = r"(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|a few|several|couple of)"
 
 _DIGIT_RUN = re.compile(r"\b0?\d(?:(?:, ?| |-)\d\b)+")  # "4 4 7 1" as text2num writes spoken digits
 _DOUBLE = re.compile(r"\b(double|triple) (\d)\b", re.I)
@@ -55,7 +61,7 @@ _DATE = re.compile(
     r"(?:(?:the\s+)?(?:end|beginning|start|middle)\s+of\s+)?"
     rf"(?:(?:the\s+)?{_DAY}\s+of\s+(?:{_MONTHS})|(?:{_MONTHS})(?:\s+{_DAY})?|(?:{_WEEKDAYS})"
     r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?|yesterday|today|tomorrow(?:\s+(?:morning|afternoon|evening))?"
-    r"|(?:last|next|this)\s+(?:week|month|year)|\d+\s+(?:days|weeks|months)\s+ago)\b",
+    rf"|(?:last|next|this)\s+(?:week|month|year)|{_COUNT}\s+(?:days?|weeks?|months?)\s+ago)\b",
     re.I,
 )
 _SPOKEN_EMAIL = re.compile(
@@ -124,7 +130,26 @@ def _dates(text: str, segment_id: str) -> Iterator[DataPoint]:
         phrase = match[0]
         if phrase.lower() == "may" or phrase.lower().startswith(("this ", "today")):
             continue  # "may" is mostly a verb; "today" and "this week" say little
-        yield DataPoint("date", phrase, phrase, segment_id)
+        value = re.sub(_ORDINAL_WORDS, lambda m: _ordinal_digits(m[0]), phrase, flags=re.I)
+        yield DataPoint("date", value, phrase, segment_id)
+
+
+_ORDINALS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+    "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth"
+).split()
+
+
+def _ordinal_digits(words: str) -> str:
+    """ "twenty-first" -> "21st" """
+    parts = re.split(r"[- ]", words.lower())
+    tens = {"twenty": 20, "thirty": 30}.get(parts[0], 0)
+    last = parts[-1]
+    number = tens + (_ORDINALS.index(last) + 1 if last in _ORDINALS else 0)
+    if last == "thirtieth":
+        number = 30
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
 
 
 def _emails(text: str, segment_id: str) -> Iterator[DataPoint]:

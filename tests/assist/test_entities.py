@@ -28,6 +28,8 @@ def test_spoken_numbers_are_written_as_digits(spoken, text):
         ("not working since Monday", "date", "since Monday"),
         ("moving abroad at the end of March", "date", "the end of March"),
         ("it is john dot smith at example dot com", "email", "john.smith@example.com"),
+        ("from the first of April", "date", "from the 1st of April"),
+        ("it started two weeks ago", "date", "two weeks ago"),
     ],
 )
 def test_data_points_as_spoken_and_as_written(text, kind, value):

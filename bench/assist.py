@@ -1,0 +1,233 @@
+"""Assist benchmark: intent, escalations, false alarms, data points, steps and latency.
+
+    .venv/bin/python -m bench.assist                # live: real server, /v1/twilio, real time
+    .venv/bin/python -m bench.assist --speed 2      # twice real time
+    .venv/bin/python -m bench.assist --text         # the scripts' own words, no recogniser
+    .venv/bin/python -m bench.assist --scripts DIR  # other call scripts (JSON, see fixtures/)
+
+Calls: the labelled scripts of fixtures/calls (the three of ../shared/eval/calls and
+ours in fixtures/calls/scripts). Scripts without audio are synthesised first with
+../shared/eval/synth_call.py (needs espeak-ng and sox).
+
+Per call and in total it prints: the intent found against the label; whether the
+escalation was caught while the escalating turn or the agent's reply to it was
+still running, and how many seconds after the escalating sentence ended the cue
+arrived (call-audio seconds); false alarms (a cue on a calm call, or before the
+escalating turn); labelled data points and steps found in the final summary; and
+assist latency p50/p95: from a transcript.final reaching the desktop to the last
+event it caused (live), or the time of AssistSession.on_final (--text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+
+from assist.assistant import Assistant
+from assist.session import AssistSession
+from bench.calls import LabelledCall, Observed, found_data_point, found_step, stream_call
+from streams.client import LocalServer
+from streams.wire import encode_event
+from voice.events import Speaker, TranscriptFinal
+from voice.prosody import measure_prosody
+
+ROOT = Path(__file__).resolve().parents[1]
+CALLS = ROOT / "fixtures" / "calls"
+SYNTH = ROOT.parent / "shared" / "eval" / "synth_call.py"
+ASSIST_TYPES = {"sentiment", "intent", "summary", "suggestion", "handover.cue", "alert"}
+
+
+@dataclass
+class Score:
+    name: str
+    intent: str | None
+    intent_ok: bool
+    escalation: str  # "caught", "late", "missed", "-" (none expected)
+    delay_s: float | None
+    false_alarms: int
+    points: tuple[int, int]
+    steps: tuple[int, int]
+    latencies_s: list[float] = field(default_factory=list)
+
+
+def score(call: LabelledCall, events: list[dict[str, Any]], arrived: dict[int, float]) -> Score:
+    labels = call.labels
+    intents = [e for e in events if e["type"] == "intent"]
+    intent = intents[-1]["intent"] if intents else None
+    summaries = [e for e in events if e["type"] in ("summary", "call.ended")]
+    summary = next((s.get("summary") or s for s in reversed(summaries)), {}) or {}
+    cue_times = [arrived[e["seq"]] for e in events if e["type"] == "handover.cue"]
+    window = call.escalation_window_s()
+    escalation, delay, false_alarms = "-", None, 0
+    if window is None:
+        false_alarms = len(cue_times)
+    else:
+        false_alarms = sum(t < window[0] for t in cue_times)
+        in_time = [t for t in cue_times if t >= window[0]]
+        turn_end = call.turns[labels["escalation_turn"]]["end_s"]
+        if in_time:
+            delay = in_time[0] - turn_end
+            escalation = "caught" if in_time[0] <= window[1] else "late"
+        else:
+            escalation = "missed"
+    points = sum(found_data_point(p, summary) for p in labels["data_points"])
+    steps = sum(found_step(s, summary) for s in labels["steps_tried"])
+    return Score(
+        call.name,
+        intent,
+        intent == labels["intent"],
+        escalation,
+        delay,
+        false_alarms,
+        (points, len(labels["data_points"])),
+        (steps, len(labels["steps_tried"])),
+    )
+
+
+def live_latencies(observed: Observed) -> list[float]:
+    """Per final: from its arrival to the arrival of the last assist event it caused."""
+    final_at = {
+        e["segment_id"]: observed.arrived_wall_s[e["seq"]] for e in observed.of("transcript.final")
+    }
+    last: dict[str, float] = {}
+    for e in observed.events:
+        if e["type"] in ASSIST_TYPES and e.get("segment_id") in final_at:
+            last[e["segment_id"]] = observed.arrived_wall_s[e["seq"]]
+    return [last[s] - final_at[s] for s in last]
+
+
+async def run_live(calls: list[LabelledCall], speed: float) -> list[Score]:
+    server = LocalServer(Path(tempfile.mkdtemp(prefix="bench-assist-"))).start()
+    scores = []
+    try:
+        for k, call in enumerate(calls):
+            observed = await stream_call(server.ws, call, f"bench-{k}-{call.name}", speed)
+            result = score(call, observed.events, observed.arrived_audio_s)
+            result.latencies_s = live_latencies(observed)
+            scores.append(result)
+            print_row(result)
+    finally:
+        server.stop()
+    return scores
+
+
+def run_text(calls: list[LabelledCall]) -> list[Score]:
+    assistant = Assistant.load()
+    scores = []
+    for call in calls:
+        session = AssistSession(assistant)
+        events: list[dict[str, Any]] = []
+        arrived: dict[int, float] = {}
+        latencies = []
+        for final in script_finals(call):
+            started = time.perf_counter()
+            out = session.on_final(final) + session.on_time(final.t_end)
+            latencies.append(time.perf_counter() - started)
+            for payload in out:
+                event = json.loads(encode_event(call.name, len(events) + 1, "", payload))
+                events.append(event)
+                arrived[event["seq"]] = final.t_end
+        result = score(call, events, arrived)
+        result.latencies_s = latencies
+        scores.append(result)
+        print_row(result)
+    return scores
+
+
+def script_finals(call: LabelledCall) -> list[TranscriptFinal]:
+    """Each turn as one final: the script's words, the voice measured on its audio."""
+    rate = call.recording.sample_rate_hz
+    finals = []
+    for k, turn in enumerate(call.turns):
+        channel = 0 if turn["speaker"] == "customer" else 1
+        start, end = int(turn["start_s"] * rate), int(turn["end_s"] * rate)
+        piece = call.recording.samples[start:end, channel].astype(np.float32) / 32768
+        finals.append(
+            TranscriptFinal(
+                f"turn-{k}",
+                Speaker(turn["speaker"]),
+                turn["text"],
+                turn["start_s"],
+                turn["end_s"],
+                "en",
+                (),
+                measure_prosody(soxr.resample(piece, rate, 16000)),
+            )
+        )
+    return finals
+
+
+def load_calls(script_dirs: list[Path]) -> list[LabelledCall]:
+    bases = sorted(p.with_suffix("").with_suffix("") for p in CALLS.glob("*.script.json"))
+    scripts = [s for d in script_dirs for s in sorted(d.glob("*.json"))]
+    if scripts:
+        out = Path(tempfile.mkdtemp(prefix="bench-calls-"))
+        for script in scripts:
+            print(f"synthesising {script.name} ...", file=sys.stderr)
+            subprocess.run(
+                [sys.executable, str(SYNTH), str(script), str(out), "--rate", "8000"],
+                check=True,
+                capture_output=True,
+            )
+            bases.append(out / json.loads(script.read_text())["name"])
+    return [LabelledCall.load(base) for base in bases]
+
+
+def print_row(s: Score) -> None:
+    delay = f"{s.delay_s:+.1f} s" if s.delay_s is not None else ""
+    print(
+        f"{s.name:24} intent {s.intent or '-':18} {'ok ' if s.intent_ok else 'BAD'}  "
+        f"escalation {s.escalation:7} {delay:8} false alarms {s.false_alarms}  "
+        f"data {s.points[0]}/{s.points[1]}  steps {s.steps[0]}/{s.steps[1]}"
+    )
+
+
+def print_totals(scores: list[Score]) -> None:
+    expected = [s for s in scores if s.escalation != "-"]
+    caught = [s for s in expected if s.escalation == "caught"]
+    delays = [s.delay_s for s in caught if s.delay_s is not None]
+    latencies = [x for s in scores for x in s.latencies_s]
+    calm = [s for s in scores if s.escalation == "-"]
+    print(f"\ncalls: {len(scores)}")
+    print(f"intent accuracy: {sum(s.intent_ok for s in scores)}/{len(scores)}")
+    print(
+        f"escalations caught in time: {len(caught)}/{len(expected)}"
+        + (f", cue {np.median(delays):+.1f} s (median) after the sentence ended" if delays else "")
+    )
+    print(
+        f"false alarms: {sum(s.false_alarms for s in calm)} cue(s) on {len(calm)} calm calls, "
+        f"{sum(s.false_alarms for s in expected)} early cue(s) on escalating calls"
+    )
+    print(
+        f"data points found: {sum(s.points[0] for s in scores)}/{sum(s.points[1] for s in scores)}"
+        f"   steps found: {sum(s.steps[0] for s in scores)}/{sum(s.steps[1] for s in scores)}"
+    )
+    if latencies:
+        p50, p95 = np.percentile(latencies, [50, 95])
+        print(f"assist latency: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms ({len(latencies)} finals)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--speed", type=float, default=1.0, help="1 = real time")
+    parser.add_argument("--text", action="store_true", help="script words, no recogniser")
+    parser.add_argument("--scripts", type=Path, action="append", default=None)
+    args = parser.parse_args()
+    calls = load_calls(args.scripts or [CALLS / "scripts"])
+    scores = run_text(calls) if args.text else asyncio.run(run_live(calls, args.speed))
+    print_totals(scores)
+
+
+if __name__ == "__main__":
+    main()
