@@ -148,7 +148,8 @@ def _ordinal_digits(words: str) -> str:
     number = tens + (_ORDINALS.index(last) + 1 if last in _ORDINALS else 0)
     if last == "thirtieth":
         number = 30
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    teen = 10 <= number % 100 <= 20
+    suffix = "th" if teen else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 
 

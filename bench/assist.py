@@ -215,7 +215,10 @@ def print_totals(scores: list[Score]) -> None:
     )
     if latencies:
         p50, p95 = np.percentile(latencies, [50, 95])
-        print(f"assist latency: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms ({len(latencies)} finals)")
+        print(
+            f"assist latency: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms "
+            f"({len(latencies)} finals)"
+        )
 
 
 def main() -> None:
