@@ -66,7 +66,7 @@ def score(call: LabelledCall, events: list[dict[str, Any]], arrived: dict[int, f
     intents = [e for e in events if e["type"] == "intent"]
     intent = intents[-1]["intent"] if intents else None
     summaries = [e for e in events if e["type"] in ("summary", "call.ended")]
-    summary = next((s.get("summary") or s for s in reversed(summaries)), {}) or {}
+    summary: dict[str, Any] = next((s.get("summary") or s for s in reversed(summaries)), {}) or {}
     cue_times = [arrived[e["seq"]] for e in events if e["type"] == "handover.cue"]
     window = call.escalation_window_s()
     escalation, delay, false_alarms = "-", None, 0
