@@ -69,7 +69,7 @@ class SentimentOptions:
     spike_score: float = -0.5  # words at least this negative ...
     spike_arousal: float = 0.6  # ... with a voice at least this aroused, or
     spike_score_alone: float = -0.8  # words this negative alone, or
-    spike_arousal_alone: float = 0.9  # a voice this aroused with non-positive words
+    spike_arousal_alone: float = 0.85  # a voice this aroused with non-positive words
     loudness_unit_db: float = 6.0  # one unit of arousal evidence each
     pitch_unit_semitones: float = 4.0
     rate_unit: float = 0.2  # +20 % words per second
@@ -111,12 +111,13 @@ class SpeakerSentiment:
     def _is_spike(self, score: float, arousal: float) -> bool:
         o = self.options
         start = statistics.fmean(self._scores[: o.baseline_segments])
-        turned = score < start - 0.3  # relative to their own start, not absolute
-        return turned and (
-            (score <= o.spike_score and arousal >= o.spike_arousal)
-            or score <= o.spike_score_alone
-            or (arousal >= o.spike_arousal_alone and score <= 0)
+        turned = score < start - 0.3  # words: relative to their own start, not absolute
+        words = turned and (
+            (score <= o.spike_score and arousal >= o.spike_arousal) or score <= o.spike_score_alone
         )
+        # arousal is already relative to the speaker's start; the words need only not be kind
+        voice = arousal >= o.spike_arousal_alone and score <= 0
+        return words or voice
 
     def _arousal(self, voice: _Voice | None) -> tuple[float, list[str]]:
         """0..1 from how much louder, higher and faster than the start this segment is."""

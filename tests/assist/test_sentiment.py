@@ -66,3 +66,13 @@ def test_agents_never_spike():
     tracker.read("Hello, how can I help?", CALM, may_spike=False)
     tracker.read("Sure.", CALM, may_spike=False)
     assert not tracker.read("This is ridiculous and unacceptable!", ANGRY, may_spike=False).spike
+
+
+def test_a_raised_voice_alone_spikes_when_the_words_are_lost():
+    tracker = SpeakerSentiment()
+    tracker.read("Hello, thank you, I have a quick question.", CALM, may_spike=True)
+    tracker.read("It is about my refund.", CALM, may_spike=True)
+    garbled = tracker.read("Ten weeks are you there I have been waiting", ANGRY, may_spike=True)
+    assert garbled.spike and "louder" in garbled.reason
+    kind = tracker.read("Oh that is wonderful, thank you so much!", ANGRY, may_spike=True)
+    assert not kind.spike  # a delighted shout is no escalation
