@@ -1,6 +1,7 @@
 """The service: one websocket + HTTP server on one port, wiring protocols, voice and the hub.
 
-Routes (see README): ws /v1/ingest, ws /v1/twilio, ws /v1/calls/{id}/events,
+Routes (see README): ws /v1/ingest, ws /v1/twilio, ws /v1/calls/{id}/events, GET /desktop,
+GET /supervisor, GET /static/*,
 ws /v1/alerts, GET /healthz, GET /v1/calls, GET /v1/calls/{id}.
 """
 
@@ -35,6 +36,7 @@ from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
 from streams.records import with_assist_view
 from streams.store import Store
+from streams.web import WebFiles
 from streams.wire import encode_error, encode_json
 from voice.scheduler import DecodeScheduler
 from voice.whisper import SileroVad, WhisperEngine
@@ -61,7 +63,7 @@ INGEST_PROTOCOLS: dict[str, tuple[str, Callable[[], Parser]]] = {
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str  # "ingest", "events", "alerts", "http"
+    kind: str  # "ingest", "events", "alerts", "http", "page"
     path: str
     call_id: str | None = None
     since: int = 0
@@ -97,6 +99,7 @@ class Service:
             _assist_runtime(config, assistant, self.metrics.assist_latency.observe),
         )
         self._server: Server | None = None
+        self.web = WebFiles()
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
@@ -140,6 +143,8 @@ class Service:
             return Route("events", path, match["call_id"], int(since))
         if path in ("/healthz", "/metrics", "/v1/calls") or _CALL_PATH.match(path):
             return Route("http", path)
+        if WebFiles.is_web_path(path):
+            return Route("page", path)
         return _json_response(http.HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -151,6 +156,9 @@ class Service:
             return refusal
         if route.kind == "http":
             return self._http(route.path)
+        if route.kind == "page":
+            page = self.web.response(route.path)
+            return page or _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such page"})
         return None  # go on with the websocket handshake
 
     def _check_token(self, request: Request, route: Route) -> Response | None:
@@ -160,6 +168,7 @@ class Service:
             "events": [tokens.agent, tokens.supervisor],
             "alerts": [tokens.supervisor],
             "http": [tokens.agent, tokens.supervisor],
+            "page": [],  # static files without call data; the data needs the token
         }[route.kind]
         if route.path == "/healthz" or not any(accepted):
             return None

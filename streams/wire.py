@@ -25,8 +25,10 @@ EVENT_TYPES: dict[type, str] = {
     Alert: "alert",
     CallEnded: "call.ended",
 }
-# Events every supervisor sees, whatever the call.
-ALERT_FEED_TYPES = frozenset({"call.started", "call.ended", "handover.cue", "alert"})
+# Events every supervisor sees, whatever the call: enough for a live wallboard.
+ALERT_FEED_TYPES = frozenset(
+    {"call.started", "call.ended", "intent", "sentiment", "handover.cue", "alert"}
+)
 
 
 def event_type(payload: object) -> str:

@@ -1,0 +1,62 @@
+"""Screenshots of both pages during a live call, for the README.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Starts a server, streams the labelled billing call through /v1/twilio at twice
+real time, and photographs the agent desktop and the supervisor dashboard just
+after the handover cue, in Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.async_api import ViewportSize, async_playwright, expect
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.calls import LabelledCall  # noqa: E402
+from streams.client import LocalServer, send_paced, twilio_messages  # noqa: E402
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+CALL = ROOT / "fixtures" / "calls" / "billing_double_charge"
+CALL_ID = "demo-billing-1"
+
+
+async def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    server = LocalServer(Path(tempfile.mkdtemp(prefix="screenshots-"))).start()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            viewport = ViewportSize(width=1280, height=860)
+            supervisor = await browser.new_page(viewport=viewport)
+            await supervisor.goto(f"{server.http}/supervisor")
+            desktop = await browser.new_page(viewport=viewport)
+            await desktop.goto(f"{server.http}/desktop?call={CALL_ID}")
+            call = LabelledCall.load(CALL)
+            async with connect(f"{server.ws}/v1/twilio") as ws:
+                sending = asyncio.create_task(
+                    send_paced(ws, twilio_messages(call.recording, CALL_ID), 2.0)
+                )
+                await expect(desktop.locator("#handover")).to_be_visible(timeout=120_000)
+                await asyncio.sleep(1.0)
+                await desktop.screenshot(path=str(out / "desktop.png"))
+                await supervisor.screenshot(path=str(out / "supervisor.png"))
+                await sending
+            await browser.close()
+    finally:
+        server.stop()
+    print(f"wrote {out / 'desktop.png'} and {out / 'supervisor.png'}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    asyncio.run(main(parser.parse_args().out))

@@ -1,0 +1,254 @@
+// The agent desktop: one call's live transcript and what the co-pilot suggests.
+// Nothing leaves this page without the agent's click (copy, dismiss).
+import { LiveSocket, clock, el, getJson, label, showState, wsUrl } from "/static/live.js";
+
+const MAX_LINES = 400; // on screen; the call record keeps everything
+const MAX_POINTS = 400;
+const SUMMARY_FIELDS = ["intent", "steps_tried", "data_points", "next_steps", "open_questions"];
+const $ = (id) => document.getElementById(id);
+
+const callId = new URLSearchParams(location.search).get("call");
+let lastSeq = 0;
+let startedAt = null;
+let endedAfterS = null;
+let summary = null;
+let trimmed = 0;
+const partials = new Map(); // speaker -> <li> shown in place until the final replaces it
+const points = []; // sentiment: {speaker, score, t, spike}
+
+if (callId) follow(callId);
+else showPicker();
+
+// --- call picker ----------------------------------------------------------------------
+async function showPicker() {
+  $("picker").hidden = false;
+  showState($("conn"), "live");
+  try {
+    const { calls } = await getJson("/v1/calls");
+    calls.sort((a, b) => (a.status === "live" ? 0 : 1) - (b.status === "live" ? 0 : 1));
+    $("call-list").replaceChildren(
+      ...calls.map((call) =>
+        el("li", {}, el("a", { href: `/desktop?call=${encodeURIComponent(call.call_id)}` }, call.call_id),
+          ` · ${call.status} · started ${call.started_at}`)),
+    );
+    if (!calls.length) $("call-list").replaceChildren(el("li", { class: "muted" }, "No calls yet."));
+  } catch (error) {
+    $("call-list").replaceChildren(el("li", { class: "neg" }, `Cannot list calls: ${error.message}`));
+  }
+  setTimeout(showPicker, 5000);
+}
+
+// --- one call -----------------------------------------------------------------------
+function follow(id) {
+  $("desktop").hidden = false;
+  $("call-id").textContent = id;
+  document.title = `Call ${id} · callassist`;
+  new LiveSocket(() => wsUrl(`/v1/calls/${encodeURIComponent(id)}/events`, { since: lastSeq }), {
+    onEvent: (event) => {
+      if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // never twice
+      lastSeq = event.seq;
+      handle(event);
+    },
+    onState: (state) => showState($("conn"), endedAfterS !== null && state === "live" ? "closed" : state),
+  });
+  $("copy-summary").addEventListener("click", copySummary);
+  $("handover-dismiss").addEventListener("click", () => { $("handover").hidden = true; });
+  setInterval(showDuration, 1000);
+}
+
+function handle(event) {
+  const handlers = {
+    "call.started": onStarted,
+    "transcript.partial": onPartial,
+    "transcript.final": onFinal,
+    translation: onTranslation,
+    sentiment: onSentiment,
+    intent: onIntent,
+    summary: (e) => showSummary(e),
+    suggestion: onSuggestion,
+    "handover.cue": onHandover,
+    "call.ended": onEnded,
+  };
+  const handler = handlers[event.type];
+  if (handler) handler(event);
+}
+
+function onStarted(event) {
+  if (startedAt === null || event.resumed) startedAt = Date.parse(event.ts);
+  endedAfterS = null;
+  showState($("conn"), "live");
+}
+
+function onEnded(event) {
+  endedAfterS = event.duration_s;
+  partials.forEach((li) => li.remove());
+  partials.clear();
+  if (event.summary) showSummary(event.summary);
+  showState($("conn"), "closed");
+  showDuration();
+}
+
+function showDuration() {
+  if (startedAt === null) return;
+  const seconds = endedAfterS ?? (Date.now() - startedAt) / 1000;
+  $("duration").textContent = clock(seconds);
+}
+
+// --- transcript -----------------------------------------------------------------------
+function line(event, partial) {
+  return el("li", { class: partial ? "partial" : "final", "data-speaker": event.speaker },
+    el("span", { class: "t" }, clock(event.t_start)),
+    el("span", { class: `who ${event.speaker}` }, event.speaker),
+    el("span", { class: "text" }, event.text));
+}
+
+function onPartial(event) {
+  const fresh = line(event, true);
+  const old = partials.get(event.speaker);
+  if (old) old.replaceWith(fresh);
+  else $("lines").append(fresh);
+  partials.set(event.speaker, fresh);
+  followScroll();
+}
+
+function onFinal(event) {
+  const li = line(event, false);
+  li.dataset.segment = event.segment_id;
+  li.dataset.seq = event.seq;
+  const partial = partials.get(event.speaker);
+  if (partial) {
+    partial.replaceWith(li);
+    partials.delete(event.speaker);
+  } else {
+    const first = [...partials.values()][0];
+    $("lines").insertBefore(li, first || null);
+  }
+  trim();
+  followScroll();
+}
+
+function onTranslation(event) {
+  const li = document.querySelector(`#lines li[data-segment="${CSS.escape(event.segment_id)}"]`);
+  if (li) li.append(el("p", { class: "translation", lang: event.target_language }, event.text));
+}
+
+function trim() {
+  const finals = $("lines").querySelectorAll("li.final");
+  const extra = finals.length - MAX_LINES;
+  for (let i = 0; i < extra; i++) finals[i].remove();
+  if (extra > 0) {
+    trimmed += extra;
+    $("trimmed").hidden = false;
+    $("trimmed").replaceChildren(`${trimmed} earlier lines are in the `,
+      el("a", { href: `/v1/calls/${encodeURIComponent(callId)}` }, "call record"), ".");
+  }
+}
+
+function followScroll() {
+  const box = $("transcript");
+  if (box.scrollHeight - box.scrollTop - box.clientHeight < 120) box.scrollTop = box.scrollHeight;
+}
+
+// --- co-pilot -------------------------------------------------------------------------
+function onIntent(event) {
+  $("intent").textContent = `${label(event.intent)} (${Math.round(event.confidence * 100)}%)`;
+  $("intent").classList.remove("muted");
+  $("intent").title = event.description || "";
+  $("intent-evidence").textContent = event.evidence.length ? `“${event.evidence.join("” · “")}”` : "";
+}
+
+function onSentiment(event) {
+  points.push({ speaker: event.speaker, score: event.score, t: event.t_end, spike: event.spike });
+  if (points.length > MAX_POINTS) points.shift();
+  if (event.spike || (event.speaker === "customer" && event.reason)) {
+    $("sentiment-reason").textContent = `${event.spike ? "Spike: " : ""}${event.reason}`;
+    $("sentiment-reason").className = event.spike ? "neg" : "muted";
+  }
+  drawSentiment();
+}
+
+function drawSentiment() {
+  const svg = $("sentiment-chart");
+  const ns = "http://www.w3.org/2000/svg";
+  const t0 = points.length ? points[0].t : 0;
+  const span = Math.max(1, (points.length ? points[points.length - 1].t : 1) - t0);
+  const x = (p) => ((p.t - t0) / span) * 290 + 5;
+  const y = (p) => 45 - p.score * 40;
+  const shapes = [];
+  const axis = document.createElementNS(ns, "line");
+  Object.entries({ x1: 0, x2: 300, y1: 45, y2: 45, stroke: "#d0d7de" }).forEach(([k, v]) => axis.setAttribute(k, v));
+  shapes.push(axis);
+  for (const [speaker, color] of [["customer", "#0a58ca"], ["agent", "#1a7f37"]]) {
+    const mine = points.filter((p) => p.speaker === speaker);
+    const path = document.createElementNS(ns, "polyline");
+    path.setAttribute("points", mine.map((p) => `${x(p)},${y(p)}`).join(" "));
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", color);
+    path.setAttribute("stroke-width", "2");
+    shapes.push(path);
+  }
+  for (const p of points.filter((q) => q.spike)) {
+    const dot = document.createElementNS(ns, "circle");
+    Object.entries({ cx: x(p), cy: y(p), r: 5, fill: "#b42318", class: "spike" }).forEach(([k, v]) => dot.setAttribute(k, v));
+    shapes.push(dot);
+  }
+  svg.replaceChildren(...shapes);
+}
+
+function itemText(field, item) {
+  if (field === "data_points") return `${label(item.kind)}: ${item.value}`;
+  return item.text;
+}
+
+function showSummary(next) {
+  summary = next;
+  for (const field of SUMMARY_FIELDS) {
+    const dd = document.querySelector(`#summary dd[data-field="${field}"]`);
+    const value = next[field];
+    if (field === "intent") dd.textContent = value ? label(value) : "—";
+    else if (!value || !value.length) dd.textContent = "—";
+    else dd.replaceChildren(el("ul", {}, ...value.map((item) => el("li", {}, itemText(field, item)))));
+  }
+}
+
+function summaryText() {
+  if (!summary) return "";
+  const lines = [`Call ${callId}`, `Intent: ${label(summary.intent) || "unknown"}`];
+  for (const field of SUMMARY_FIELDS.slice(1)) {
+    const items = summary[field] || [];
+    if (items.length) lines.push(`${label(field)}: ${items.map((i) => itemText(field, i)).join("; ")}`);
+  }
+  return lines.join("\n");
+}
+
+async function copySummary() {
+  const text = summaryText();
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = el("textarea", { value: text });
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  $("copied").textContent = text ? "Copied." : "Nothing to copy yet.";
+}
+
+function onSuggestion(event) {
+  const item = el("li", { class: event.kind, "data-kind": event.kind },
+    el("strong", {}, event.title), el("div", {}, event.body),
+    el("div", { class: "why" }, `Why: ${event.why} · ${event.source}`),
+    el("button", { type: "button", "aria-label": `Dismiss ${event.title}` }, "Dismiss"));
+  item.querySelector("button").addEventListener("click", () => item.remove());
+  $("suggestions").prepend(item);
+}
+
+function onHandover(event) {
+  $("handover").hidden = false;
+  $("handover-urgency").textContent = event.urgency;
+  $("handover-urgency").className = `badge ${event.urgency}`;
+  $("handover-reason").textContent = event.reason;
+  $("handover-open").replaceChildren(...event.open_items.map((item) => el("li", {}, item)));
+  if (event.summary) showSummary(event.summary);
+}

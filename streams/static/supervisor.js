@@ -1,0 +1,131 @@
+// The supervisor dashboard: every live call at a glance and an alert feed, newest first.
+import { LiveSocket, clock, el, getJson, label, showState, wsUrl } from "/static/live.js";
+
+const ENDED_KEEP_MS = 60_000; // an ended call stays listed this long; its record stays forever
+const MAX_ALERTS = 200;
+const $ = (id) => document.getElementById(id);
+const calls = new Map(); // call_id -> {startedAt, endedAt, duration, intent, sentiment, alerts, row}
+const shownAlerts = new Set(); // call_id#seq: an alert is listed once, whatever the path
+
+new LiveSocket(() => wsUrl("/v1/alerts"), {
+  onEvent: handle,
+  onState: (state) => showState($("conn"), state),
+  onOpen: catchUp, // the alert feed has no replay: read the stored calls for what we missed
+});
+setInterval(render, 1000);
+
+async function catchUp() {
+  try {
+    const { calls: stored } = await getJson("/v1/calls");
+    for (const summary of stored.filter((c) => c.status === "live")) {
+      const record = await getJson(`/v1/calls/${encodeURIComponent(summary.call_id)}`);
+      const call = entry(summary.call_id, Date.parse(summary.started_at));
+      if (record.intent) call.intent = record.intent.intent;
+      const customer = record.sentiment_timeline.filter((s) => s.speaker === "customer");
+      if (customer.length) call.sentiment = customer[customer.length - 1];
+      for (const event of record.events.filter((e) => e.type === "alert")) addAlert(event);
+    }
+  } catch (error) {
+    console.warn("catch-up failed", error);
+  }
+  render();
+}
+
+function entry(callId, startedAt) {
+  if (!calls.has(callId)) {
+    calls.set(callId, { startedAt: startedAt || Date.now(), endedAt: null, intent: null,
+                        sentiment: null, alerts: 0, worst: null });
+  }
+  return calls.get(callId);
+}
+
+function handle(event) {
+  const call = entry(event.call_id, Date.parse(event.ts));
+  switch (event.type) {
+    case "call.started":
+      call.startedAt = Date.parse(event.ts);
+      call.endedAt = null;
+      break;
+    case "call.ended":
+      call.endedAt = Date.now();
+      call.duration = event.duration_s;
+      break;
+    case "intent":
+      call.intent = event.intent;
+      break;
+    case "sentiment":
+      if (event.speaker === "customer") call.sentiment = event;
+      break;
+    case "alert":
+      addAlert(event);
+      break;
+  }
+  render();
+}
+
+function addAlert(event) {
+  const key = `${event.call_id}#${event.seq}`;
+  if (shownAlerts.has(key)) return;
+  shownAlerts.add(key);
+  const call = entry(event.call_id);
+  call.alerts += 1;
+  if (!call.worst || rank(event.severity) > rank(call.worst)) call.worst = event.severity;
+  const link = el("a", { href: `/desktop?call=${encodeURIComponent(event.call_id)}` },
+    `Open call ${event.call_id}`);
+  const item = el("li", { class: event.severity, "data-call": event.call_id, "data-rule": event.rule },
+    el("span", { class: `badge ${event.severity}` }, event.severity), " ",
+    el("strong", {}, label(event.rule)), " ",
+    el("span", { class: "muted" }, new Date(event.ts).toLocaleTimeString()),
+    el("p", {}, event.reason),
+    event.evidence.length ? el("p", { class: "evidence" }, `“${event.evidence.join("” · “")}”`) : null,
+    event.open_items && event.open_items.length
+      ? el("p", {}, `Open: ${event.open_items.join("; ")}`) : null,
+    link);
+  $("alerts").prepend(item);
+  while ($("alerts").children.length > MAX_ALERTS) $("alerts").lastElementChild.remove();
+  if (event.severity === "high") {
+    item.classList.add("flash");
+    beep();
+  }
+}
+
+function rank(severity) {
+  return { low: 1, medium: 2, high: 3 }[severity] || 0;
+}
+
+function beep() {
+  if (!$("sound").checked) return;
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    tone.frequency.value = 880;
+    tone.connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.25);
+  } catch {
+    // no sound device, or the browser wants a click first: the visual cue remains
+  }
+}
+
+function render() {
+  const now = Date.now();
+  const rows = [];
+  for (const [callId, call] of calls) {
+    if (call.endedAt && now - call.endedAt > ENDED_KEEP_MS) {
+      calls.delete(callId);
+      continue;
+    }
+    const seconds = call.endedAt ? call.duration : (now - call.startedAt) / 1000;
+    const score = call.sentiment ? call.sentiment.score : null;
+    rows.push(el("tr", { class: call.endedAt ? "ended" : "live", "data-call": callId },
+      el("td", {}, el("a", { href: `/desktop?call=${encodeURIComponent(callId)}` }, callId),
+        call.endedAt ? " (ended)" : ""),
+      el("td", { class: "num" }, clock(seconds || 0)),
+      el("td", {}, call.intent ? label(call.intent) : "—"),
+      el("td", { class: score === null ? "" : score < -0.3 ? "neg" : score > 0.3 ? "pos" : "" },
+        score === null ? "—" : `${score.toFixed(2)}${call.sentiment.spike ? " spike" : ""}`),
+      el("td", {}, call.alerts ? el("span", { class: `badge ${call.worst}` }, `${call.alerts}`) : "—")));
+  }
+  $("calls").tBodies[0].replaceChildren(...rows);
+  $("no-calls").hidden = rows.length > 0;
+}
