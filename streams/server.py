@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +23,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from assist.assistant import Assistant
 from streams.assisting import AssistRuntime
@@ -31,13 +32,15 @@ from streams.config import Config
 from streams.errors import ProtocolError
 from streams.hub import Hub, Subscription
 from streams.metrics import CONTENT_TYPE, Metrics
-from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent
+from streams.protocols.audiohook import AudioHookParser
+from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent, Reply
+from streams.protocols.fork import SUBPROTOCOLS, ForkParser
 from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
 from streams.records import with_assist_view
 from streams.store import Store
 from streams.web import WebFiles
-from streams.wire import encode_error, encode_json
+from streams.wire import encode_json
 from voice.scheduler import DecodeScheduler
 from voice.whisper import SileroVad, WhisperEngine
 
@@ -51,13 +54,19 @@ _HELD_BACK_WARN_S = 2.0
 
 
 class Parser(Protocol):
+    close_reason: str  # the call's end reason when the socket closes without a stop
+
     def feed_text(self, text: str) -> list[ProtocolEvent]: ...
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]: ...
+    def error_message(self, call_id: str | None, code: str, message: str) -> str: ...
 
 
-INGEST_PROTOCOLS: dict[str, tuple[str, Callable[[], Parser]]] = {
-    "/v1/ingest": ("native", NativeParser),
-    "/v1/twilio": ("twilio", TwilioParser),
+# path -> (protocol name, parser factory taking the URL query)
+INGEST_PROTOCOLS: dict[str, tuple[str, Callable[[Mapping[str, str]], Parser]]] = {
+    "/v1/ingest": ("native", lambda query: NativeParser()),
+    "/v1/twilio": ("twilio", lambda query: TwilioParser()),
+    "/v1/audiohook": ("audiohook", lambda query: AudioHookParser()),
+    "/v1/fork": ("fork", ForkParser),
 }
 
 
@@ -113,6 +122,7 @@ class Service:
             process_request=self._process_request,
             max_size=options.max_message_bytes,
             compression=None,  # audio does not compress; save the CPU
+            select_subprotocol=_select_subprotocol,
         )
         port = int(next(iter(self._server.sockets)).getsockname()[1])
         log.info("listening on http://%s:%d", options.host, port)
@@ -220,7 +230,8 @@ class Service:
         needs_token_in_start = bool(self.config.tokens.ingest) and (
             _presented_token(ws.request) is None
         )
-        ingest = _Ingest(self, ws, protocol, make_parser(), needs_token_in_start)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(ws.request.path).query).items()}
+        ingest = _Ingest(self, ws, protocol, make_parser(query), needs_token_in_start)
         await ingest.run()
 
     async def _pump(self, ws: ServerConnection, subscription: Subscription) -> None:
@@ -261,7 +272,7 @@ class _Ingest:
         self._needs_token_in_start = needs_token_in_start
         self._session: CallSession | None = None
         self._errors = 0
-        self._end_reason = "client_disconnected"
+        self._end_reason = parser.close_reason
 
     async def run(self) -> None:
         try:
@@ -307,6 +318,8 @@ class _Ingest:
                 self._service.metrics.audio_seconds.labels(self._protocol).inc(seconds)
                 self._session.feed(event)
                 await self._hold_back(self._session)
+        elif isinstance(event, Reply):
+            await self._ws.send(event.text)
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event.reason)
@@ -345,7 +358,7 @@ class _Ingest:
             call_id,
             extra={"call_id": call_id, "code": code, "protocol": self._protocol},
         )
-        await self._ws.send(encode_error(call_id, code, message))
+        await self._ws.send(self._parser.error_message(call_id, code, message))
         limit = self._service.config.server.max_errors_per_connection
         if fatal or self._errors >= limit:
             reason = message if fatal else f"too many errors ({self._errors})"
@@ -378,10 +391,19 @@ def _warn_if_oversubscribed(config: Config) -> None:
         )
 
 
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol | None:
+    """Audio-fork platforms ask for theirs; everyone else asks for none and gets none."""
+    return next((s for s in offered if s in SUBPROTOCOLS), None)
+
+
 def _presented_token(request: Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
+    if api_key := request.headers.get("X-API-KEY"):  # Genesys AudioHook's header
+        return api_key.strip()
     values = parse_qs(urlsplit(request.path).query).get("token")
     return values[0] if values else None
 

@@ -38,7 +38,14 @@ class CallStop:
     reason: str
 
 
-ProtocolEvent = CallStart | AudioFrames | CallStop
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message the protocol says we must send back (AudioHook's opened, pong, closed)."""
+
+    text: str
+
+
+ProtocolEvent = CallStart | AudioFrames | CallStop | Reply
 
 
 def validate_call_id(call_id: object) -> str:

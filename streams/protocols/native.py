@@ -21,12 +21,15 @@ from streams.protocols.base import (
     parse_speaker,
     validate_call_id,
 )
+from streams.wire import encode_error
 from voice.audio import AudioFormat, decode_pcm16, parse_encoding
 from voice.errors import AudioFormatError
 from voice.events import Speaker
 
 
 class NativeParser:
+    close_reason = "client_disconnected"  # a socket that closes before stop
+
     def __init__(self) -> None:
         self._start: CallStart | None = None
         self._stopped = False
@@ -51,6 +54,9 @@ class NativeParser:
         except AudioFormatError as exc:
             raise ProtocolError("bad_audio", str(exc)) from None
         return [AudioFrames(samples, start.channel_speakers)]
+
+    def error_message(self, call_id: str | None, code: str, message: str) -> str:
+        return encode_error(call_id, code, message)
 
     def _on_start(self, message: dict[str, Any]) -> CallStart:
         if self._start is not None:

@@ -24,6 +24,7 @@ from streams.protocols.base import (
     parse_json_object,
     validate_call_id,
 )
+from streams.wire import encode_error
 from voice.audio import AudioFormat, Encoding, decode_pcm16
 from voice.errors import AudioFormatError
 from voice.events import Speaker
@@ -36,6 +37,8 @@ _IGNORED = frozenset({"connected", "mark", "dtmf"})
 
 
 class TwilioParser:
+    close_reason = "client_disconnected"  # a socket that closes before stop
+
     def __init__(self) -> None:
         self._start: CallStart | None = None
         self._stream_sid = ""
@@ -59,6 +62,9 @@ class TwilioParser:
 
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:
         raise ProtocolError("binary_frame", "Twilio Media Streams sends JSON text frames only")
+
+    def error_message(self, call_id: str | None, code: str, message: str) -> str:
+        return encode_error(call_id, code, message)
 
     def _on_start(self, message: dict[str, Any]) -> CallStart:
         if self._start is not None:

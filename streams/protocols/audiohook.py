@@ -1,0 +1,252 @@
+"""Genesys Cloud AudioHook, protocol version 2, at `ws /v1/audiohook`.
+
+Client messages (JSON text): every one has `version` "2", `id` (the session),
+`type`, `seq` (1, 2, 3 ...), `serverseq` (the last server seq it saw),
+`position` (ISO 8601 duration of audio so far) and `parameters`:
+
+    open      -> opened   one offered media format chosen: PCMU or L16, 8 kHz,
+                          channels ["external", "internal"] (customer, agent) or one
+    ping      -> pong
+    update    -> updated  (a new language)
+    paused / resumed / discarded   audio not sent: the gap becomes silence, so
+                          times stay on the call's own timeline
+    close     -> closed   the call ends
+    error                 logged
+
+Binary frames carry audio only while the session is open and not paused:
+interleaved samples in the order of the chosen `channels`. A violation of the
+protocol (audio before `open`, a wrong `seq`, unsupported media) gets the
+protocol's own answer, `disconnect` with reason "error" and an `info`, after
+which audio is ignored until the client sends `close`. Authentication is the
+`X-API-KEY` header, checked at the handshake (see server.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from typing import Any
+
+import numpy as np
+
+from streams.errors import ProtocolError
+from streams.protocols.base import (
+    AudioFrames,
+    CallStart,
+    CallStop,
+    ProtocolEvent,
+    Reply,
+    parse_json_object,
+    validate_call_id,
+)
+from voice.audio import AudioFormat, Encoding, decode_pcm16
+from voice.errors import AudioFormatError
+from voice.events import Speaker
+
+VERSION = "2"
+RATE_HZ = 8000
+MAX_TEXT_CHARS = 65_535  # the protocol's own limit for a text message
+CHANNEL_SPEAKERS = {"external": Speaker.CUSTOMER, "internal": Speaker.AGENT}
+FORMATS = {"PCMU": Encoding.MULAW, "L16": Encoding.PCM16}
+_DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
+_CLIENT_TYPES = frozenset(
+    {"open", "ping", "update", "paused", "resumed", "discarded", "close", "error"}
+)
+
+
+class State(enum.Enum):
+    PREPARING = "preparing"  # before open
+    ACTIVE = "active"
+    PAUSED = "paused"
+    SIGNALED_ERROR = "signaled-error"  # we sent disconnect; waiting for close
+    CLOSED = "closed"
+
+
+class AudioHookParser:
+    close_reason = "client_disconnected"  # a socket that drops before close
+
+    def __init__(self) -> None:
+        self.state = State.PREPARING
+        self.session_id = ""
+        self._seq = 0  # ours
+        self._clientseq = 0  # theirs, last accepted
+        self._media: dict[str, Any] | None = None
+        self._start: CallStart | None = None
+
+    # --- websocket messages ---------------------------------------------------------
+    def feed_text(self, text: str) -> list[ProtocolEvent]:
+        if len(text) > MAX_TEXT_CHARS:
+            raise ProtocolError("too_large", f"text message too large ({len(text)} characters)")
+        message = parse_json_object(text)
+        self._check_envelope(message)
+        kind, parameters = message["type"], message["parameters"]
+        if kind == "open":
+            return self._on_open(parameters)
+        if kind == "ping":
+            return [self._reply("pong", {})]
+        if kind == "update":
+            return [self._reply("updated", {})]
+        if kind == "paused":
+            return self._on_paused()
+        if kind == "resumed":
+            return self._on_resumed(parameters)
+        if kind == "discarded":
+            return self._silence(parameters.get("discarded"))
+        if kind == "close":
+            return self._on_close(parameters)
+        return []  # "error": the client reports a problem of its own; nothing to answer
+
+    def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:
+        if self.state is State.SIGNALED_ERROR:
+            return []  # already told the client; it will close
+        if self.state is not State.ACTIVE or self._start is None:
+            raise ProtocolError("not_active", f"received audio in state {self.state.value}")
+        try:
+            samples = decode_pcm16(data, self._start.audio_format)
+        except AudioFormatError as exc:
+            raise ProtocolError(
+                "bad_audio", f"binary data not a valid audio frame: {exc}"
+            ) from None
+        return [AudioFrames(samples, self._start.channel_speakers)]
+
+    def error_message(self, call_id: str | None, code: str, message: str) -> str:
+        """A violation, answered the AudioHook way: disconnect with reason error."""
+        if self.state is not State.CLOSED:
+            self.state = State.SIGNALED_ERROR
+        return self._reply(
+            "disconnect", {"reason": "error", "info": f"Client Error: {message}"}
+        ).text
+
+    # --- client messages --------------------------------------------------------------
+    def _check_envelope(self, message: dict[str, Any]) -> None:
+        if message.get("version") != VERSION:
+            raise ProtocolError(
+                "bad_version", f"version must be '2', not {message.get('version')!r}"
+            )
+        kind, seq = message.get("type"), message.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise ProtocolError("bad_message", "message not a well-formed client message (seq)")
+        if not isinstance(message.get("parameters"), dict) or not isinstance(
+            message.get("id"), str
+        ):
+            raise ProtocolError("bad_message", "message not a well-formed client message")
+        if seq != self._clientseq + 1:
+            raise ProtocolError(
+                "bad_seq", f"invalid seq value {seq} (expected {self._clientseq + 1})"
+            )
+        self._clientseq = seq
+        serverseq = message.get("serverseq", 0)
+        if not isinstance(serverseq, int) or serverseq > self._seq:
+            raise ProtocolError("bad_serverseq", f"invalid serverseq value {serverseq!r}")
+        if self.session_id and message["id"] != self.session_id:
+            raise ProtocolError("bad_session", "session identifier mismatch")
+        self.session_id = message["id"]
+        if kind not in _CLIENT_TYPES:
+            raise ProtocolError("unknown_message", f"'{kind}' is not a supported client message")
+
+    def _on_open(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
+        if self.state is not State.PREPARING:
+            raise ProtocolError("duplicate_open", f"open in state {self.state.value}")
+        media = _choose_media(parameters.get("media"))
+        if media is None:
+            raise ProtocolError(
+                "unsupported_media",
+                "no supported media offered (PCMU or L16 at 8000 Hz, channels external/internal)",
+            )
+        call_id = validate_call_id(parameters.get("conversationId"))
+        channels = media["channels"]
+        participant = parameters.get("participant") or {}
+        self._media = media
+        self._start = CallStart(
+            call_id=call_id,
+            audio_format=AudioFormat(FORMATS[media["format"]], RATE_HZ, len(channels)),
+            channel_speakers=tuple(CHANNEL_SPEAKERS[c] for c in channels),
+            language=_language(parameters.get("language")),
+            metadata={
+                "protocol": "audiohook",
+                "session_id": self.session_id,
+                "organization_id": parameters.get("organizationId"),
+                "participant": participant if isinstance(participant, dict) else {},
+                "media": media,
+            },
+        )
+        self.state = State.ACTIVE
+        return [self._start, self._reply("opened", {"media": [media], "startPaused": False})]
+
+    def _on_paused(self) -> list[ProtocolEvent]:
+        if self.state is State.ACTIVE:
+            self.state = State.PAUSED
+        return []
+
+    def _on_resumed(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
+        if self.state is not State.PAUSED:
+            return []
+        self.state = State.ACTIVE
+        return self._silence(parameters.get("discarded"))
+
+    def _on_close(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
+        was_open = self._start is not None and self.state is not State.CLOSED
+        self.state = State.CLOSED
+        reason = str(parameters.get("reason", "end"))
+        events: list[ProtocolEvent] = [CallStop("stop" if reason == "end" else reason)]
+        return [*(events if was_open else []), self._reply("closed", {})]
+
+    # --- helpers ----------------------------------------------------------------------
+    def _silence(self, duration: object) -> list[ProtocolEvent]:
+        """Audio the client did not send, as silence: later times stay on the call's clock."""
+        if self._start is None:
+            return []
+        seconds = parse_duration(duration)
+        frames = round(seconds * RATE_HZ)
+        if frames <= 0:
+            return []
+        silence = np.zeros((frames, self._start.audio_format.channels), dtype=np.int16)
+        return [AudioFrames(silence, self._start.channel_speakers)]
+
+    def _reply(self, kind: str, parameters: dict[str, Any]) -> Reply:
+        self._seq += 1
+        message = {
+            "version": VERSION,
+            "type": kind,
+            "seq": self._seq,
+            "clientseq": self._clientseq,
+            "id": self.session_id,
+            "parameters": parameters,
+        }
+        return Reply(json.dumps(message, separators=(",", ":")))
+
+
+def _choose_media(offers: object) -> dict[str, Any] | None:
+    """The first offer we can take, as it was offered."""
+    if not isinstance(offers, list):
+        return None
+    for offer in offers:
+        if not isinstance(offer, dict):
+            continue
+        channels = offer.get("channels")
+        if (
+            offer.get("type", "audio") == "audio"
+            and offer.get("format") in FORMATS
+            and offer.get("rate") == RATE_HZ
+            and isinstance(channels, list)
+            and 1 <= len(channels) <= 2
+            and len(set(channels)) == len(channels)
+            and all(c in CHANNEL_SPEAKERS for c in channels)
+        ):
+            return offer
+    return None
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in an ISO 8601 duration such as PT12.34S; 0 when absent or malformed."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        return 0.0
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _language(value: object) -> str | None:
+    """AudioHook's "en-US" as Whisper's "en"."""
+    return str(value).split("-")[0].lower() if isinstance(value, str) and value else None

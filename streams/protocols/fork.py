@@ -1,0 +1,101 @@
+"""Audio-fork websockets at `ws /v1/fork`: FreeSWITCH mod_audio_fork and jambonz `listen`.
+
+One JSON text frame of metadata first, then binary L16 frames (16-bit
+little-endian PCM), mono or stereo (caller and callee interleaved), 8 or 16 kHz.
+Subprotocols `audio.drachtio.org` and `audio.jambonz.org`. The call ends when
+the platform closes the socket.
+
+The format comes from the metadata when it says (jambonz: `sampleRate`,
+`mixType`; ours: `sample_rate`, `channels`), else from the URL query
+(`?sample_rate=16000&channels=2`, as a FreeSWITCH `uuid_audio_fork` URL can
+carry), else 8 kHz mono. Stereo is caller (channel 0) and callee (channel 1):
+the caller is the customer unless `direction` is "outbound". The call id is
+`call_id`, `callSid` or `uuid` from the metadata or the query.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from streams.errors import ProtocolError
+from streams.protocols.base import (
+    AudioFrames,
+    CallStart,
+    ProtocolEvent,
+    parse_json_object,
+    validate_call_id,
+)
+from streams.wire import encode_error
+from voice.audio import AudioFormat, Encoding, decode_pcm16
+from voice.errors import AudioFormatError
+from voice.events import Speaker
+
+SUBPROTOCOLS = ("audio.drachtio.org", "audio.jambonz.org")
+DEFAULT_RATE_HZ = 8000
+_MIX_CHANNELS = {"mono": 1, "mixed": 1, "stereo": 2}
+
+
+class ForkParser:
+    close_reason = "stop"  # closing the socket is how these platforms end a call
+
+    def __init__(self, query: Mapping[str, str] | None = None) -> None:
+        self._query = dict(query or {})
+        self._start: CallStart | None = None
+
+    def feed_text(self, text: str) -> list[ProtocolEvent]:
+        message = parse_json_object(text)
+        if self._start is not None:
+            return []  # later text frames (jambonz commands, marks) carry no audio
+        self._start = self._call_start(message)
+        return [self._start]
+
+    def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:
+        if self._start is None:
+            raise ProtocolError("not_started", "audio before the metadata frame")
+        try:
+            samples = decode_pcm16(data, self._start.audio_format)
+        except AudioFormatError as exc:
+            raise ProtocolError("bad_audio", str(exc)) from None
+        return [AudioFrames(samples, self._start.channel_speakers)]
+
+    def error_message(self, call_id: str | None, code: str, message: str) -> str:
+        return encode_error(call_id, code, message)
+
+    def _call_start(self, metadata: dict[str, Any]) -> CallStart:
+        def setting(*names: str) -> Any:
+            for name in names:
+                if metadata.get(name) not in (None, ""):
+                    return metadata[name]
+                if self._query.get(name):
+                    return self._query[name]
+            return None
+
+        call_id = setting("call_id", "callSid", "call_sid", "uuid") or f"fork-{uuid.uuid4()}"
+        rate = _whole(setting("sample_rate", "sampleRate") or DEFAULT_RATE_HZ, "sample_rate")
+        mix = setting("mixType", "mix_type")
+        channels = _MIX_CHANNELS.get(str(mix)) if mix else None
+        channels = channels or _whole(setting("channels") or 1, "channels")
+        outbound = str(setting("direction") or "").lower() == "outbound"
+        caller, callee = (
+            (Speaker.AGENT, Speaker.CUSTOMER) if outbound else (Speaker.CUSTOMER, Speaker.AGENT)
+        )
+        try:
+            fmt = AudioFormat(Encoding.PCM16, rate, channels)
+        except AudioFormatError as exc:
+            raise ProtocolError("bad_format", str(exc)) from None
+        return CallStart(
+            call_id=validate_call_id(str(call_id)),
+            audio_format=fmt,
+            channel_speakers=(caller, callee) if channels == 2 else (caller,),
+            language=setting("language"),
+            metadata={"protocol": "fork", **{k: v for k, v in metadata.items() if k != "token"}},
+        )
+
+
+def _whole(value: object, name: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ProtocolError("bad_format", f"{name} must be a whole number, not {value!r}") from None

@@ -1,0 +1,90 @@
+"""End to end, per platform protocol: real recordings into the running server, and the
+desktop receives the right words for the right speaker."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import numpy as np
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from streams.client import (
+    AudioHookClient,
+    LocalServer,
+    Recording,
+    follow_events,
+    fork_messages,
+    send_paced,
+)
+from tests.e2e.conftest import FIXTURES
+
+JFK = FIXTURES / "audio" / "en_whisper_jfk.wav"  # from ../shared/eval/speech
+HARVARD = (
+    FIXTURES / "audio" / "en_sb_harvard_spk1_snt1.wav"
+)  # "the child almost hurt the small dog"
+
+
+def two_speakers() -> Recording:
+    """JFK on the customer channel, then the Harvard sentence on the agent channel."""
+    customer = Recording.from_wav(JFK).samples[:, 0]
+    agent = Recording.from_wav(HARVARD).samples[:, 0]
+    gap = np.zeros(16000, dtype=np.int16)
+    left = np.concatenate([customer, gap, np.zeros_like(agent), gap])
+    right = np.concatenate([np.zeros_like(customer), gap, agent, gap])
+    return Recording(np.stack([left, right], axis=1), 16000)
+
+
+def said(events: list[dict], speaker: str) -> str:
+    text = " ".join(
+        e["text"] for e in events if e["type"] == "transcript.final" and e["speaker"] == speaker
+    )
+    return " ".join(re.sub(r"[^a-z ]", " ", text.lower()).split())
+
+
+async def watch(server: LocalServer, call_id: str) -> asyncio.Task:
+    task = asyncio.create_task(_collect(server, call_id))
+    await asyncio.sleep(0.2)
+    return task
+
+
+async def _collect(server: LocalServer, call_id: str) -> list[dict]:
+    return [e async for e in follow_events(server.ws, call_id)]
+
+
+def assert_right_words_right_speaker(events: list[dict], protocol: str) -> None:
+    assert events[0]["type"] == "call.started" and events[0]["protocol"] == protocol
+    assert events[-1]["type"] == "call.ended" and events[-1]["reason"] == "stop"
+    customer, agent = said(events, "customer"), said(events, "agent")
+    assert "your country can do for you" in customer and "dog" not in customer, customer
+    assert "small dog" in agent and "country" not in agent, agent
+
+
+async def test_genesys_audiohook_stereo_pcmu(server):
+    conversation = str(uuid.uuid4())
+    watcher = await watch(server, conversation)
+    headers = {
+        "Audiohook-Organization-Id": str(uuid.uuid4()),
+        "Audiohook-Correlation-Id": str(uuid.uuid4()),
+        "Audiohook-Session-Id": str(uuid.uuid4()),
+        "X-API-KEY": "any-key-while-tokens-are-off",
+    }
+    async with connect(f"{server.ws}/v1/audiohook", additional_headers=headers) as ws:
+        client = AudioHookClient(ws, conversation)
+        await client.stream(two_speakers(), speed=3.0)
+    events = await asyncio.wait_for(watcher, 120)
+    assert_right_words_right_speaker(events, "audiohook")
+    assert any(r["type"] == "pong" for r in client.received)
+    assert events[0]["metadata"]["participant"]["ani"] == "+15555551234"
+
+
+async def test_audio_fork_stereo_l16_with_the_drachtio_subprotocol(server):
+    watcher = await watch(server, "fork-e2e")
+    drachtio = Subprotocol("audio.drachtio.org")
+    async with connect(f"{server.ws}/v1/fork", subprotocols=[drachtio]) as ws:
+        assert ws.subprotocol == "audio.drachtio.org"
+        await send_paced(ws, fork_messages(two_speakers(), "fork-e2e"), 3.0)
+    events = await asyncio.wait_for(watcher, 120)
+    assert_right_words_right_speaker(events, "fork")

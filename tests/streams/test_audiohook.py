@@ -1,0 +1,136 @@
+"""Genesys AudioHook v2 parser, from a captured session and from violations."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streams.errors import ProtocolError
+from streams.protocols.audiohook import AudioHookParser, State, parse_duration
+from streams.protocols.base import AudioFrames, CallStart, CallStop, Reply
+from voice.audio import Encoding
+from voice.events import Speaker
+
+CAPTURE = Path(__file__).parents[2] / "fixtures" / "wire" / "audiohook_session.jsonl"
+SESSION = "e160e428-53e2-487c-977d-96989bf5c99d"
+
+
+def messages() -> list[dict]:
+    return [json.loads(line) for line in CAPTURE.read_text().splitlines()]
+
+
+def replies(events) -> list[dict]:
+    return [json.loads(e.text) for e in events if isinstance(e, Reply)]
+
+
+def opened_parser() -> AudioHookParser:
+    parser = AudioHookParser()
+    parser.feed_text(json.dumps(messages()[0]))
+    return parser
+
+
+def test_open_chooses_stereo_pcmu_and_maps_the_channels():
+    parser = AudioHookParser()
+    events = parser.feed_text(json.dumps(messages()[0]))
+    start = next(e for e in events if isinstance(e, CallStart))
+    assert start.call_id == "090eaa2f-72fa-480a-83e0-8667ff89c0ec"
+    assert start.audio_format.encoding is Encoding.MULAW
+    assert start.audio_format.sample_rate_hz == 8000 and start.audio_format.channels == 2
+    assert start.channel_speakers == (Speaker.CUSTOMER, Speaker.AGENT)
+    assert start.language == "en"
+    assert start.metadata["participant"]["ani"] == "+1-555-555-1234"
+    (opened,) = replies(events)
+    assert opened["type"] == "opened" and opened["version"] == "2"
+    assert opened["seq"] == 1 and opened["clientseq"] == 1 and opened["id"] == SESSION
+    assert opened["parameters"]["media"] == [messages()[0]["parameters"]["media"][0]]
+    assert opened["parameters"]["startPaused"] is False
+
+
+def test_a_whole_captured_session():
+    parser = AudioHookParser()
+    out = [parser.feed_text(json.dumps(m)) for m in messages()]
+    assert [r["type"] for events in out for r in replies(events)] == [
+        "opened",
+        "pong",
+        "updated",
+        "closed",
+    ]
+    assert [r["seq"] for events in out for r in replies(events)] == [1, 2, 3, 4]
+    # paused, then resumed with 2.5 s discarded: that gap becomes silence on both channels
+    (silence,) = [e for e in out[3] if isinstance(e, AudioFrames)]
+    assert silence.samples.shape == (20_000, 2) and not silence.samples.any()
+    (dropped,) = [e for e in out[5] if isinstance(e, AudioFrames)]
+    assert dropped.samples.shape == (4_000, 2)
+    closing = out[6]
+    assert isinstance(closing[0], CallStop) and closing[0].reason == "stop"
+    assert replies(closing)[0]["clientseq"] == 7
+    assert parser.state is State.CLOSED
+
+
+def test_audio_frames_are_deinterleaved_by_the_chosen_channels():
+    parser = opened_parser()
+    frame = bytes([0xFF, 0x00] * 160)  # external silent, internal loud (mu-law)
+    (audio,) = parser.feed_bytes(frame)
+    assert isinstance(audio, AudioFrames) and audio.samples.shape == (160, 2)
+    assert np.abs(audio.samples[:, 0]).max() < 10 < np.abs(audio.samples[:, 1]).max()
+
+
+def test_audio_before_open_is_answered_with_disconnect():
+    parser = AudioHookParser()
+    with pytest.raises(ProtocolError) as error:
+        parser.feed_bytes(b"\xff" * 160)
+    reply = json.loads(parser.error_message(None, error.value.code, error.value.message))
+    assert reply["type"] == "disconnect" and reply["parameters"]["reason"] == "error"
+    assert "audio" in reply["parameters"]["info"]
+    assert parser.feed_bytes(b"\xff" * 160) == []  # told once; the client will close
+
+
+def test_audio_while_paused_is_a_violation():
+    parser = opened_parser()
+    parser.feed_text(json.dumps(messages()[1]))  # ping
+    paused = {**messages()[2], "seq": 3}
+    parser.feed_text(json.dumps(paused))
+    with pytest.raises(ProtocolError, match="paused"):
+        parser.feed_bytes(b"\xff" * 320)
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"seq": 3}, "bad_seq"),
+        ({"serverseq": 9}, "bad_serverseq"),
+        ({"id": "another-session"}, "bad_session"),
+        ({"version": "1"}, "bad_version"),
+        ({"type": "dance"}, "unknown_message"),
+    ],
+)
+def test_envelope_violations(change, code):
+    parser = opened_parser()
+    with pytest.raises(ProtocolError) as error:
+        parser.feed_text(json.dumps({**messages()[1], **change}))
+    assert error.value.code == code
+
+
+def test_unsupported_media_is_refused_the_protocol_way():
+    parser = AudioHookParser()
+    offer = messages()[0]
+    offer["parameters"]["media"] = [
+        {"type": "audio", "format": "opus", "channels": ["external"], "rate": 48000}
+    ]
+    with pytest.raises(ProtocolError) as error:
+        parser.feed_text(json.dumps(offer))
+    assert error.value.code == "unsupported_media"
+    reply = json.loads(parser.error_message(None, error.value.code, error.value.message))
+    assert reply["type"] == "disconnect" and "media" in reply["parameters"]["info"]
+
+
+def test_oversized_text_is_refused():
+    with pytest.raises(ProtocolError, match="too large"):
+        AudioHookParser().feed_text("x" * 70_000)
+
+
+def test_durations():
+    assert parse_duration("PT12.34S") == pytest.approx(12.34)
+    assert parse_duration("PT1H2M3S") == 3723
+    assert parse_duration("soon") == 0.0
