@@ -255,8 +255,48 @@ async def test_tokens_per_role(tmp_path):
                 )
             )
             assert (await next_json(ws))["code"] == "unauthorized"
+        # Genesys AudioHook sends the key in X-API-KEY
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"ws://{address}/v1/audiohook", additional_headers={"X-API-KEY": "x"})
+        assert refused.value.response.status_code == 403
+        async with connect(
+            f"ws://{address}/v1/audiohook", additional_headers={"X-API-KEY": "in-secret"}
+        ):
+            pass
     finally:
         await service.stop()
+
+
+def audiohook(kind: str, seq: int, **parameters) -> str:
+    return json.dumps(
+        {
+            "version": "2",
+            "type": kind,
+            "seq": seq,
+            "serverseq": 0,
+            "id": "s-1",
+            "position": "PT0S",
+            "parameters": parameters,
+        }
+    )
+
+
+async def test_audiohook_violations_get_the_protocols_own_answer(server):
+    async with connect(f"ws://{server}/v1/audiohook") as ws:
+        await ws.send(b"\xff" * 160)  # audio before open
+        disconnect = await next_json(ws)
+        assert disconnect["type"] == "disconnect" and disconnect["version"] == "2"
+        assert disconnect["parameters"]["reason"] == "error"
+        await ws.send(b"\xff" * 160)  # ignored now: the client is expected to close
+        await ws.send(audiohook("close", 1, reason="error"))
+        closed = await next_json(ws)
+        assert closed["type"] == "closed" and closed["clientseq"] == 1
+    async with connect(f"ws://{server}/v1/audiohook") as ws:  # the server is fine
+        media = [{"type": "audio", "format": "PCMU", "channels": ["external"], "rate": 8000}]
+        await ws.send(audiohook("open", 1, conversationId="ah-ok", media=media))
+        assert (await next_json(ws))["type"] == "opened"
+        await ws.send(audiohook("ping", 3))  # seq jumps from 1 to 3
+        assert (await next_json(ws))["parameters"]["info"].startswith("Client Error: invalid seq")
 
 
 async def test_metrics_parse_as_prometheus_text_and_move_with_a_call(server):
