@@ -11,6 +11,7 @@
     [assist]     enabled, intents_file, rules_file, knowledge_dir, embeddings_model,
                  knowledge_min_score, transcript_tail_lines
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
+    [webrtc]     ice_servers, ice_username, ice_credential
 
 Every key can also be set as CALLASSIST_<SECTION>_<KEY>, e.g. CALLASSIST_ASR_MODEL=base,
 CALLASSIST_SERVER_PORT=9000, CALLASSIST_TOKENS_AGENT=secret. The file is
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 
 from assist.assistant import AssistOptions
 from streams.errors import ConfigError
+from streams.webrtc import WebRtcOptions
 from voice.online import StreamingOptions
 from voice.scheduler import SchedulerOptions
 from voice.whisper import WhisperOptions
@@ -72,6 +74,7 @@ class Config:
     tokens: TokenOptions = field(default_factory=TokenOptions)
     call: CallOptions = field(default_factory=CallOptions)
     assist: AssistOptions = field(default_factory=AssistOptions)
+    webrtc: WebRtcOptions = field(default_factory=WebRtcOptions)
 
     @property
     def database_path(self) -> Path:

@@ -40,6 +40,7 @@ from streams.protocols.twilio import TwilioParser
 from streams.records import with_assist_view
 from streams.store import Store
 from streams.web import WebFiles
+from streams.webrtc import serve_peer
 from streams.wire import encode_json
 from voice.scheduler import DecodeScheduler
 from voice.whisper import SileroVad, WhisperEngine
@@ -72,7 +73,7 @@ INGEST_PROTOCOLS: dict[str, tuple[str, Callable[[Mapping[str, str]], Parser]]] =
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str  # "ingest", "events", "alerts", "http", "page"
+    kind: str  # "ingest", "webrtc", "events", "alerts", "http", "page"
     path: str
     call_id: str | None = None
     since: int = 0
@@ -146,6 +147,8 @@ class Service:
             return Route("ingest", path)
         if path == "/v1/alerts":
             return Route("alerts", path)
+        if path == "/v1/webrtc":
+            return Route("webrtc", path)
         if match := _EVENTS_PATH.match(path):
             since = query.get("since", ["0"])[0]
             if not since.isdigit():
@@ -175,6 +178,7 @@ class Service:
         tokens = self.config.tokens
         accepted = {
             "ingest": [tokens.ingest],
+            "webrtc": [tokens.ingest],
             "events": [tokens.agent, tokens.supervisor],
             "alerts": [tokens.supervisor],
             "http": [tokens.agent, tokens.supervisor],
@@ -222,6 +226,9 @@ class Service:
             await self._pump(ws, self.hub.subscribe_call(route.call_id, route.since))
         elif route.kind == "alerts":
             await self._pump(ws, self.hub.subscribe_alerts())
+        elif route.kind == "webrtc":
+            self.metrics.connections.labels("webrtc").inc()
+            await serve_peer(ws, self.calls, self.config.webrtc)
 
     async def _ingest(self, ws: ServerConnection, path: str) -> None:
         protocol, make_parser = INGEST_PROTOCOLS[path]

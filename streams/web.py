@@ -13,7 +13,11 @@ from websockets.datastructures import Headers
 from websockets.http11 import Response
 
 WEB_DIR = Path(__file__).parent / "static"
-PAGES = {"/desktop": "desktop.html", "/supervisor": "supervisor.html"}
+PAGES = {
+    "/desktop": "desktop.html",
+    "/supervisor": "supervisor.html",
+    "/softphone": "softphone.html",  # a WebRTC test caller
+}
 ASSET_PREFIX = "/static/"
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -4,6 +4,7 @@ desktop receives the right words for the right speaker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 
@@ -88,3 +89,33 @@ async def test_audio_fork_stereo_l16_with_the_drachtio_subprotocol(server):
         await send_paced(ws, fork_messages(two_speakers(), "fork-e2e"), 3.0)
     events = await asyncio.wait_for(watcher, 120)
     assert_right_words_right_speaker(events, "fork")
+
+
+async def test_webrtc_track_from_an_aiortc_peer(server):
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.contrib.media import MediaPlayer
+
+    watcher = await watch(server, "webrtc-e2e")
+    peer = RTCPeerConnection()
+    player = MediaPlayer(str(JFK))  # a real recording as a live audio track
+    assert player.audio is not None
+    peer.addTrack(player.audio)
+    await peer.setLocalDescription(await peer.createOffer())
+    async with connect(f"{server.ws}/v1/webrtc") as ws:
+        offer = {
+            "type": "offer",
+            "sdp": peer.localDescription.sdp,
+            "call_id": "webrtc-e2e",
+            "speakers": ["customer"],
+        }
+        await ws.send(json.dumps(offer))
+        answer = json.loads(await ws.recv())
+        assert answer["type"] == "answer"
+        await peer.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await asyncio.sleep(Recording.from_wav(JFK).duration_s + 1.5)  # it plays in real time
+        await ws.send(json.dumps({"type": "stop"}))
+        events = await asyncio.wait_for(watcher, 120)
+    await peer.close()
+    assert events[0]["protocol"] == "webrtc" and events[-1]["reason"] == "stop"
+    customer = said(events, "customer")
+    assert "your country can do for you" in customer, customer

@@ -127,3 +127,32 @@ async def keyboard_reachable(page: Page) -> list[str]:
         await page.keyboard.press("Tab")
         names.append(await page.evaluate("document.activeElement.textContent.trim()"))
     return names
+
+
+async def test_softphone_sends_a_browser_microphone_over_webrtc(server):
+    from playwright.async_api import async_playwright
+
+    from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    microphone = [  # Chromium's fake microphone plays a real recording
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={JFK}",
+    ]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *microphone]
+        )
+        phone = await browser.new_page()
+        await phone.goto(f"{server.http}/softphone")
+        await phone.fill("#call-id", "web-softphone")
+        await phone.get_by_role("button", name="Start call").click()
+        await expect(phone.locator("#conn")).to_have_text("live", timeout=20_000)
+        desktop = await browser.new_page()
+        await desktop.goto(f"{server.http}/desktop?call=web-softphone")
+        lines = desktop.locator("#lines li.final")
+        await expect(lines.filter(has_text="country")).not_to_have_count(0, timeout=TIMEOUT_MS)
+        await phone.get_by_role("button", name="Stop call").click()
+        await expect(desktop.locator("#conn")).to_have_text("call ended", timeout=TIMEOUT_MS)
+        assert await lines.first.locator(".who").text_content() == "customer"
+        await browser.close()
