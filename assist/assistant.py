@@ -10,9 +10,11 @@ from pathlib import Path
 
 from assist.cues import RuleBook
 from assist.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from assist.errors import AssistError
 from assist.intent import IntentCatalog, IntentOptions
 from assist.knowledge import KnowledgeBase
 from assist.sentiment import SentimentOptions
+from assist.translate import ArgosTranslator
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ class AssistOptions:
     embedding_threads: int = 1
     knowledge_min_score: float = 0.45  # cosine similarity (word overlap without the model)
     transcript_tail_lines: int = 8  # lines of transcript that travel with a cue
+    translation: bool = True  # finals not in the agent's language are translated
+    argos_packages_dir: str = ""  # "" = Argos's default (~/.local/share/argos-translate)
     intent: IntentOptions = field(default_factory=IntentOptions)
     sentiment: SentimentOptions = field(default_factory=SentimentOptions)
 
@@ -43,6 +47,7 @@ class Assistant:
     intents: IntentCatalog
     rules: RuleBook
     knowledge: KnowledgeBase
+    translator: ArgosTranslator | None = None
 
     @classmethod
     def load(cls, options: AssistOptions | None = None) -> Assistant:
@@ -60,6 +65,7 @@ class Assistant:
             knowledge=KnowledgeBase.load(
                 options.path(options.knowledge_dir, "knowledge"), embedder
             ),
+            translator=_load_translator(options),
         )
         log.info(
             "assist ready in %.1f s: %d intents, %d rules, %d knowledge passages, embeddings %s",
@@ -70,3 +76,16 @@ class Assistant:
             "on" if embedder is not None else "off",
         )
         return assistant
+
+
+def _load_translator(options: AssistOptions) -> ArgosTranslator | None:
+    if not options.translation:
+        return None
+    try:
+        translator = ArgosTranslator(options.argos_packages_dir)
+        pairs = translator.pairs()
+    except AssistError as exc:
+        log.warning("no text translation: %s", exc)
+        return None
+    log.info("Argos translation pairs installed: %s", pairs or "none")
+    return translator

@@ -114,4 +114,17 @@ class Alert:
     segment_id: str
 
 
-AssistEvent = Sentiment | IntentDetected | Summary | Suggestion | HandoverCue | Alert
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A final segment in the agent's language. `engine` says who translated it: "argos",
+    "whisper" (speech translation), or "none" with a `note` when nothing could."""
+
+    segment_id: str
+    source_language: str
+    target_language: str
+    text: str
+    engine: str
+    note: str = ""
+
+
+AssistEvent = Translation | Sentiment | IntentDetected | Summary | Suggestion | HandoverCue | Alert

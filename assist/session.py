@@ -29,6 +29,7 @@ from assist.events import (
     SuggestionKind,
     Summary,
     TranscriptLine,
+    Translation,
 )
 from assist.intent import IntentTracker
 from assist.sentiment import Reading, SpeakerSentiment
@@ -40,8 +41,10 @@ _SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 class AssistSession:
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, agent_language: str = "en") -> None:
         self._a = assistant
+        self._agent_language = agent_language
+        self._untranslatable: set[tuple[str, str]] = set()
         options = assistant.options
         self._intent = IntentTracker(assistant.intents, options.intent)
         self._sentiment = {
@@ -60,9 +63,52 @@ class AssistSession:
 
     # --- inputs ---------------------------------------------------------------------
     def on_final(self, final: TranscriptFinal) -> list[AssistEvent]:
-        speaker, text, sid = final.speaker.value, final.text.strip(), final.segment_id
+        """Everything one final segment causes, worked out in the agent's language."""
+        text = final.text.strip()
         if not text:
             return []
+        if final.language in ("", self._agent_language):
+            return self._understand(final, text)
+        translated, events = self._translate(final, text)
+        if translated is None:
+            return events  # the speech translation (on_speech_translation) brings the words
+        return events + self._understand(final, translated)
+
+    def on_speech_translation(self, final: TranscriptFinal, text: str) -> list[AssistEvent]:
+        """Whisper's own translation of a final's audio into English, where Argos had none."""
+        text = text.strip()
+        if not text:
+            return []
+        event = Translation(final.segment_id, final.language, self._agent_language, text, "whisper")
+        return [event, *self._understand(final, text)]
+
+    def wants_speech_translation(self, language: str) -> bool:
+        """True where only Whisper can put `language` into the agent's (English only)."""
+        return (
+            language not in ("", self._agent_language)
+            and self._agent_language == "en"
+            and not (self._a.translator and self._a.translator.can_translate(language, "en"))
+        )
+
+    def _translate(self, final: TranscriptFinal, text: str) -> tuple[str | None, list[AssistEvent]]:
+        source, target, sid = final.language, self._agent_language, final.segment_id
+        translator = self._a.translator
+        if translator is not None and translator.can_translate(source, target):
+            translated = translator.translate(text, source, target) or ""
+            return translated, [Translation(sid, source, target, translated, "argos")]
+        if self.wants_speech_translation(source):
+            return None, []
+        if (source, target) in self._untranslatable:
+            return text, []
+        self._untranslatable.add((source, target))
+        note = (
+            f"No translation from {source} into {target}: install an Argos package "
+            "(callassist translate install FILE.argosmodel). Assist reads the original words."
+        )
+        return text, [Translation(sid, source, target, "", "none", note)]
+
+    def _understand(self, final: TranscriptFinal, text: str) -> list[AssistEvent]:
+        speaker, sid = final.speaker.value, final.segment_id
         self._tail.append(TranscriptLine(speaker, text, final.t_start))
         self._last_end_s[speaker] = max(self._last_end_s.get(speaker, -1.0), final.t_end)
         vector = self._vector(text) if speaker == CUSTOMER or self._needs_vector[speaker] else None

@@ -21,7 +21,11 @@ from voice.events import TranscriptFinal
 
 log = logging.getLogger(__name__)
 
-TICK_EVERY_S = 1.0  # call-audio seconds between two checks of the time-driven rules
+TICK_EVERY_S = 1.0
+# A final, Whisper's English for a final, or a call-audio time for the clock rules.
+_Input = (
+    TranscriptFinal | tuple[TranscriptFinal, str] | float
+)  # call-audio seconds between two checks of the time-driven rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +34,13 @@ class AssistRuntime:
 
     assistant: Assistant
     on_latency: Callable[[float], None] = lambda seconds: None
+    agent_language: str = "en"  # unless the platform says otherwise for a call
 
-    def open(self, call_id: str, publish: Callable[[AssistEvent], object]) -> CallAssist:
-        return CallAssist(call_id, AssistSession(self.assistant), publish, self.on_latency)
+    def open(
+        self, call_id: str, publish: Callable[[AssistEvent], object], agent_language: str | None
+    ) -> CallAssist:
+        session = AssistSession(self.assistant, agent_language or self.agent_language)
+        return CallAssist(call_id, session, publish, self.on_latency)
 
 
 class CallAssist:
@@ -47,12 +55,18 @@ class CallAssist:
         self._session = session
         self._publish = publish
         self._on_latency = on_latency
-        self._queue: asyncio.Queue[tuple[float, TranscriptFinal | float] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[float, _Input] | None] = asyncio.Queue()
         self._last_tick_s = 0.0
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def final(self, final: TranscriptFinal) -> None:
         self._queue.put_nowait((time.monotonic(), final))
+
+    def speech_translation(self, final: TranscriptFinal, text: str) -> None:
+        self._queue.put_nowait((time.monotonic(), (final, text)))
+
+    def wants_speech_translation(self, language: str) -> bool:
+        return self._session.wants_speech_translation(language)
 
     def tick(self, audio_s: float) -> None:
         if audio_s - self._last_tick_s >= TICK_EVERY_S:
@@ -78,7 +92,9 @@ class CallAssist:
             if isinstance(payload, TranscriptFinal):
                 self._on_latency(time.monotonic() - queued_at)
 
-    def _step(self, payload: TranscriptFinal | float) -> list[AssistEvent]:
+    def _step(self, payload: _Input) -> list[AssistEvent]:
         if isinstance(payload, TranscriptFinal):
             return self._session.on_final(payload)
+        if isinstance(payload, tuple):
+            return self._session.on_speech_translation(*payload)
         return self._session.on_time(payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -60,10 +61,13 @@ class SpeakerWorker:
         stream: SpeakerStream,
         voice: Voice,
         publish: Callable[[TranscriptUpdate], object],
+        translation: SpeechTranslation | None = None,
     ) -> None:
         self.stream = stream
         self._voice = voice
         self._publish = publish
+        self._translation = translation
+        self._translating: set[asyncio.Task[None]] = set()
         self._pending_audio: list[np.ndarray] = []
         self._results: list[tuple[DecodeJob, Hypothesis | None]] = []
         self._decoding = False
@@ -91,6 +95,33 @@ class SpeakerWorker:
         self._closing = True
         self._wake.set()
         await self._task
+        if self._translating:
+            await asyncio.gather(*self._translating)
+
+    def _translate_speech(self, job: DecodeJob, final: TranscriptFinal) -> None:
+        """Whisper's speech translation of a final, where no text translator can help."""
+        wanted = self._translation
+        if wanted is None or not wanted.wants(final.language):
+            return
+        start = max(0, round((final.t_start - job.t_start) * 16_000))
+        end = max(start, round((final.t_end - job.t_start) * 16_000))
+        piece = dataclasses.replace(
+            job,
+            audio=job.audio[start:end] if end > start else job.audio,
+            task="translate",
+            prompt="",
+            word_timestamps=False,
+            is_final=True,
+        )
+
+        async def run() -> None:
+            hypothesis = await self._voice.scheduler.decode(piece, final.language)
+            if hypothesis is not None:
+                wanted.deliver(final, " ".join(s.text for s in hypothesis.segments))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._translating.add(task)
+        task.add_done_callback(self._translating.discard)
 
     async def _run(self) -> None:
         finished = False
@@ -117,6 +148,8 @@ class SpeakerWorker:
                 if isinstance(update, TranscriptFinal):
                     self._voice.on_final_latency(self._latency(update.t_end))
                 self._publish(update)
+                if isinstance(update, TranscriptFinal):
+                    self._translate_speech(job, update)
         if self._closing and not self._pending_audio and not finished:
             self.stream.finish()
             finished = True
@@ -160,6 +193,14 @@ class SpeakerWorker:
         self._wake.set()
 
 
+@dataclass(frozen=True, slots=True)
+class SpeechTranslation:
+    """Where a worker asks whether a language needs Whisper's translation, and sends it."""
+
+    wants: Callable[[str], bool]
+    deliver: Callable[[TranscriptFinal, str], None]
+
+
 class CallSession:
     def __init__(
         self,
@@ -188,7 +229,9 @@ class CallSession:
                 metadata=start.metadata,
             ),
         )
-        self._assist = assist.open(self.call_id, self._publish) if assist else None
+        self._assist = (
+            assist.open(self.call_id, self._publish, start.agent_language) if assist else None
+        )
 
     @property
     def sample_rate_hz(self) -> int:
@@ -249,7 +292,14 @@ class CallSession:
                 self._voice.streaming,
                 t0_s=self._t0_s,
             )
-            self._workers[speaker] = SpeakerWorker(stream, self._voice, self._publish)
+            translation = (
+                SpeechTranslation(
+                    self._assist.wants_speech_translation, self._assist.speech_translation
+                )
+                if self._assist is not None
+                else None
+            )
+            self._workers[speaker] = SpeakerWorker(stream, self._voice, self._publish, translation)
         return self._workers[speaker]
 
 

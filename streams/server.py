@@ -42,8 +42,9 @@ from streams.store import Store
 from streams.web import WebFiles
 from streams.webrtc import serve_peer
 from streams.wire import encode_json
+from voice.decoding import Decoder
 from voice.scheduler import DecodeScheduler
-from voice.whisper import SileroVad, WhisperEngine
+from voice.whisper import LanguageRouter, SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,13 @@ class Service:
     def __init__(
         self,
         config: Config,
-        engine: WhisperEngine | None = None,
+        engine: Decoder | None = None,
         assistant: Assistant | None = None,
     ) -> None:
         self.config = config
         self.store = Store(config.database_path)
         self.hub = Hub(self.store)
-        self.engine = engine or WhisperEngine(config.asr)
+        self.engine = engine or LanguageRouter(config.asr)
         self.scheduler = DecodeScheduler(self.engine, config.scheduler)
         _warn_if_oversubscribed(config)
         self.calls: CallRegistry
@@ -381,7 +382,9 @@ def _assist_runtime(
     """Loads the assistant unless one was given (tests share one) or assist is off."""
     if not config.assist.enabled:
         return None
-    return AssistRuntime(assistant or Assistant.load(config.assist), on_latency)
+    return AssistRuntime(
+        assistant or Assistant.load(config.assist), on_latency, config.call.agent_language
+    )
 
 
 def _warn_if_oversubscribed(config: Config) -> None:

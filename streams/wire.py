@@ -9,7 +9,15 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from assist.events import Alert, HandoverCue, IntentDetected, Sentiment, Suggestion, Summary
+from assist.events import (
+    Alert,
+    HandoverCue,
+    IntentDetected,
+    Sentiment,
+    Suggestion,
+    Summary,
+    Translation,
+)
 from streams.events import CallEnded, CallStarted
 from voice.events import TranscriptFinal, TranscriptPartial
 
@@ -17,6 +25,7 @@ EVENT_TYPES: dict[type, str] = {
     CallStarted: "call.started",
     TranscriptPartial: "transcript.partial",
     TranscriptFinal: "transcript.final",
+    Translation: "translation",
     Sentiment: "sentiment",
     IntentDetected: "intent",
     Summary: "summary",

@@ -58,6 +58,7 @@ class ScriptedDecoder:
         word_timestamps: bool = False,
         final: bool = True,
         busy: bool = False,
+        task: str = "transcribe",
     ) -> Hypothesis:
         self.calls.append(len(audio) / 16_000)
         if self.delay_s:

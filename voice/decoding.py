@@ -34,4 +34,5 @@ class Decoder(Protocol):
         word_timestamps: bool = False,
         final: bool = True,
         busy: bool = False,
+        task: str = "transcribe",  # "translate": into English (multilingual models only)
     ) -> Hypothesis: ...

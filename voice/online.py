@@ -69,6 +69,7 @@ class DecodeJob:
     utterance: int
     speech_start_s: float  # where VAD heard speech begin and end: the text's times
     speech_end_s: float  # when the decode gives no word times
+    task: str = "transcribe"  # or "translate": Whisper's speech translation into English
 
     @property
     def t_end(self) -> float:

@@ -177,6 +177,7 @@ class DecodeScheduler:
                     word_timestamps=job.word_timestamps,
                     final=job.is_final,
                     busy=behind,
+                    task=job.task,
                 ),
             )
         except Exception:

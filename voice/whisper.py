@@ -6,6 +6,7 @@ loaded model) serves every call in the process.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
@@ -48,6 +49,8 @@ class WhisperOptions:
     # unless the scheduler says the machine is busy.
     fit_window_partials: bool = True
     fit_window_finals: bool = False
+    # Speech in other languages goes to this model ("" = none: everything is English).
+    multilingual_model: str = "base"
 
 
 # --- encoder window fitting -------------------------------------------------------
@@ -110,14 +113,16 @@ class WhisperEngine:
         word_timestamps: bool = False,
         final: bool = True,
         busy: bool = False,
+        task: str = "transcribe",
     ) -> Hypothesis:
-        """Transcribes one utterance (at most 30 s of 16 kHz float32 audio)."""
+        """Transcribes (or translates into English) one utterance of at most 30 s."""
         options = self.options
         fit = (options.fit_window_finals or busy) if final else options.fit_window_partials
         with _fitted_window(fit):
             segments, info = self._model.transcribe(
                 audio,
                 language=language if self.multilingual else "en",
+                task=task if self.multilingual else "transcribe",
                 beam_size=self.options.beam_size,
                 initial_prompt=prompt or None,
                 condition_on_previous_text=False,
@@ -194,3 +199,56 @@ class SileroVad:
             raise ModelError(f"Silero VAD failed: {exc}") from exc
         self._context = frames[-1, -_VAD_CONTEXT_SAMPLES:].copy()
         return np.asarray(out, dtype=np.float32).ravel()
+
+
+class LanguageRouter:
+    """English to the English model (fast), every other language to the multilingual
+    one, loaded on first need so that English-only deployments never pay for it."""
+
+    def __init__(self, options: WhisperOptions, english: WhisperEngine | None = None) -> None:
+        self.options = options
+        self.english = english or WhisperEngine(options)
+        self._multilingual: WhisperEngine | None = (
+            self.english if self.english.multilingual else None
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def multilingual(self) -> bool:
+        return self._multilingual_engine() is not None
+
+    def decode(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        prompt: str = "",
+        word_timestamps: bool = False,
+        final: bool = True,
+        busy: bool = False,
+        task: str = "transcribe",
+    ) -> Hypothesis:
+        engine = self.english
+        if language != "en" or task != "transcribe":
+            engine = self._multilingual_engine() or self.english
+        return engine.decode(
+            audio,
+            language=language,
+            prompt=prompt,
+            word_timestamps=word_timestamps,
+            final=final,
+            busy=busy,
+            task=task,
+        )
+
+    def transcribe_offline(self, audio: np.ndarray) -> str:
+        return self.english.transcribe_offline(audio)
+
+    def _multilingual_engine(self) -> WhisperEngine | None:
+        if self._multilingual is None and self.options.multilingual_model:
+            with self._lock:
+                if self._multilingual is None:
+                    self._multilingual = WhisperEngine(
+                        dataclasses.replace(self.options, model=self.options.multilingual_model)
+                    )
+        return self._multilingual

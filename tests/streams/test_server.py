@@ -22,7 +22,7 @@ async def start_service(tmp_path, **sections) -> tuple[Service, str]:
     sections.setdefault("server", {"port": 0, "data_dir": str(tmp_path)})
     sections.setdefault("assist", {"embeddings_model": "none"})  # keywords: no model to load
     config = load_config(environ={}, **sections)
-    service = Service(config, engine=ScriptedDecoder())  # type: ignore[arg-type]
+    service = Service(config, engine=ScriptedDecoder())
     port = await service.start()
     return service, f"127.0.0.1:{port}"
 
