@@ -26,6 +26,7 @@ _STOPWORDS = frozenset("the a an my your to of and i".split())
 @dataclass(frozen=True)
 class LabelledCall:
     name: str
+    language: str  # the caller's
     labels: dict[str, Any]
     turns: list[dict[str, Any]]  # speaker, text, start_s, end_s
     recording: Recording
@@ -34,7 +35,13 @@ class LabelledCall:
     def load(cls, base: Path) -> LabelledCall:
         timeline = json.loads(Path(f"{base}.timeline.json").read_text())
         recording = Recording.from_tracks(Path(f"{base}.customer.wav"), Path(f"{base}.agent.wav"))
-        return cls(timeline["name"], timeline["labels"], timeline["turns"], recording)
+        return cls(
+            timeline["name"],
+            timeline.get("language", "en"),
+            timeline["labels"],
+            timeline["turns"],
+            recording,
+        )
 
     def escalation_window_s(self) -> tuple[float, float] | None:
         """From the start of the escalating turn to the end of the agent's reply to it."""
@@ -88,7 +95,8 @@ async def stream_call(ws_url: str, call: LabelledCall, call_id: str, speed: floa
     await asyncio.sleep(0.3)
     started = time.monotonic()
     async with connect(f"{ws_url}/v1/twilio") as ws:
-        await send_paced(ws, twilio_messages(call.recording, call_id), speed)
+        custom = {"language": call.language} if call.language != "en" else None
+        await send_paced(ws, twilio_messages(call.recording, call_id, custom=custom), speed)
     await asyncio.wait_for(watchers[0], 120)
     await asyncio.sleep(0.2)
     watchers[1].cancel()

@@ -210,6 +210,7 @@ class CallSession:
         voice: Voice,
         language: str,
         assist: AssistRuntime | None = None,
+        agent_language: str = "en",
     ) -> None:
         self.call_id = start.call_id
         self._start = start
@@ -217,14 +218,16 @@ class CallSession:
         self._voice = voice
         self._resamplers: dict[Speaker, Resampler] = {}
         self._workers: dict[Speaker, SpeakerWorker] = {}
+        # The platform's language is the caller's; the agent speaks the agent language.
         self._language = start.language or language
+        self._agent_language = start.agent_language or agent_language
         self._t0_s = hub.store.audio_end_s(start.call_id)  # > 0 when a call id resumes
         self._closed = False
         hub.start_call(
             start.call_id,
             CallStarted(
                 protocol=protocol,
-                languages=(self._language,),
+                languages=tuple(dict.fromkeys((self._language, self._agent_language))),
                 speakers=tuple(s.value for s in start.channel_speakers),
                 metadata=start.metadata,
             ),
@@ -287,7 +290,7 @@ class CallSession:
         if speaker not in self._workers:
             stream = SpeakerStream(
                 speaker,
-                self._language,
+                self._agent_language if speaker is Speaker.AGENT else self._language,
                 self._voice.make_vad(),
                 self._voice.streaming,
                 t0_s=self._t0_s,
@@ -313,8 +316,10 @@ class CallRegistry:
         language: str,
         max_calls: int = 0,
         assist: AssistRuntime | None = None,
+        agent_language: str = "en",
     ) -> None:
         self._hub = hub
+        self._agent_language = agent_language
         self._voice = voice
         self._assist = assist
         self._language = language
@@ -331,7 +336,15 @@ class CallRegistry:
             raise CallRejected("busy", f"at capacity ({self._max_calls} live calls); try later")
         if self._voice.scheduler.overloaded:
             raise CallRejected("busy", "recognition is at capacity; try later")
-        session = CallSession(start, protocol, self._hub, self._voice, self._language, self._assist)
+        session = CallSession(
+            start,
+            protocol,
+            self._hub,
+            self._voice,
+            self._language,
+            self._assist,
+            self._agent_language,
+        )
         self._live[start.call_id] = session
         return session
 

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from assist.errors import AssistError
 from streams.errors import StreamsError
 from voice.errors import VoiceError
 
@@ -47,14 +48,25 @@ def main(argv: list[str] | None = None) -> int:
     models = commands.add_parser("models", help="offline model files")
     models.add_argument("action", choices=["install", "list"])
 
+    translate = commands.add_parser("translate", help="Argos translation packages")
+    translate.add_argument("action", choices=["install", "list"])
+    translate.add_argument("source", nargs="?", help="a .argosmodel file, or a language code")
+    translate.add_argument("target", nargs="?", help="with --from-index: the target language")
+    translate.add_argument(
+        "--from-index", action="store_true", help="download from the Argos index (needs a network)"
+    )
+    translate.add_argument("--packages-dir", default="", help="default: Argos's own")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
         if args.command == "play":
             return asyncio.run(_play(args))
+        if args.command == "translate":
+            return _translate(args)
         return _models(args.action)
-    except (StreamsError, VoiceError) as exc:
+    except (StreamsError, VoiceError, AssistError) as exc:
         print(f"callassist: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -172,6 +184,24 @@ def _models(action: str) -> int:
             print(f"{name:8} {resolve_model_dir(name)}")
         except VoiceError as exc:
             print(f"{name:8} missing: {exc}")
+    return 0
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from assist.translate import ArgosTranslator, install_from_index, install_package
+
+    if args.action == "install":
+        if args.from_index:
+            if not (args.source and args.target):
+                raise AssistError("--from-index needs a source and a target language")
+            print(f"installed {install_from_index(args.source, args.target, args.packages_dir)}")
+        elif args.source:
+            install_package(Path(args.source), args.packages_dir)
+            print(f"installed {args.source}")
+        else:
+            raise AssistError("install needs a .argosmodel file (or --from-index SRC TGT)")
+    pairs = ArgosTranslator(args.packages_dir).pairs()
+    print("\n".join(f"{s} -> {t}" for s, t in pairs) or "no translation packages installed")
     return 0
 
 

@@ -108,6 +108,7 @@ class Service:
             config.call.language,
             config.server.max_calls,
             _assist_runtime(config, assistant, self.metrics.assist_latency.observe),
+            config.call.agent_language,
         )
         self._server: Server | None = None
         self.web = WebFiles()

@@ -123,6 +123,8 @@ class WhisperEngine:
                 audio,
                 language=language if self.multilingual else "en",
                 task=task if self.multilingual else "transcribe",
+                # speech translation with small models loops ("my garden garden garden")
+                no_repeat_ngram_size=3 if task == "translate" else 0,
                 beam_size=self.options.beam_size,
                 initial_prompt=prompt or None,
                 condition_on_previous_text=False,

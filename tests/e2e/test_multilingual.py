@@ -1,0 +1,91 @@
+"""End to end in German: the multilingual model, Whisper's speech translation, Argos.
+
+The caller's language comes from the platform here (Twilio's `language`
+parameter, our own `start.language`); the agent speaks the agent language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from bench.calls import LabelledCall, stream_call
+from streams.client import LocalServer, Recording, follow_events, native_messages, send_paced
+from tests.e2e.conftest import FIXTURES
+
+SHARED = Path(__file__).parents[3] / "shared"
+GERMAN = SHARED / "eval" / "speech" / "audio" / "de_picovoice_cheetah_test_de.wav"
+SYNTHETIC_ARGOS = SHARED / "models" / "translate-de_en-synthetic.argosmodel"
+ENGLISH_WORDS = {"the", "i", "my", "a", "to", "is", "and", "you", "two", "was", "with"}
+
+
+async def test_german_call_gets_whisper_translations(server):
+    call = LabelledCall.load(FIXTURES / "calls" / "billing_de")
+    observed = await stream_call(server.ws, call, "de-billing", 2.0)
+    finals = observed.of("transcript.final")
+    customer = [f for f in finals if f["speaker"] == "customer"]
+    agent = [f for f in finals if f["speaker"] == "agent"]
+    assert customer and all(f["language"] == "de" for f in customer)
+    assert agent and all(f["language"] == "en" for f in agent)
+    translations = {t["segment_id"]: t for t in observed.of("translation")}
+    for final in customer:
+        translation = translations[final["segment_id"]]
+        assert translation["engine"] == "whisper" and translation["target_language"] == "en"
+        assert set(translation["text"].lower().replace(".", " ").split()) & ENGLISH_WORDS
+    assert not any(f["segment_id"] in translations for f in agent)
+    # assist reads the English (tests/assist/test_translation.py checks the cues on it)
+    translated = set(translations)
+    sentiments = [s for s in observed.of("sentiment") if s["speaker"] == "customer"]
+    assert {s["segment_id"] for s in sentiments} == translated
+
+
+async def test_argos_translates_inside_the_service_offline(tmp_path):
+    packages = tmp_path / "argos"
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "translate",
+            "install",
+            str(SYNTHETIC_ARGOS),
+            "--packages-dir",
+            str(packages),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "de -> en" in installed.stdout
+    os.environ["CALLASSIST_ASSIST_ARGOS_PACKAGES_DIR"] = str(packages)
+    try:
+        server = LocalServer(tmp_path / "data").start()
+    finally:
+        del os.environ["CALLASSIST_ASSIST_ARGOS_PACKAGES_DIR"]
+    try:
+        recording = Recording.from_wav(GERMAN)
+        messages = list(native_messages(recording, "de-argos"))
+        start = json.loads(messages[0][1]) | {"language": "de"}
+        messages[0] = (0.0, json.dumps(start))
+        watcher = asyncio.create_task(_collect(server, "de-argos"))
+        await asyncio.sleep(0.2)
+        async with connect(f"{server.ws}/v1/ingest") as ws:
+            await send_paced(ws, iter(messages), 0)
+        events = await asyncio.wait_for(watcher, 120)
+    finally:
+        server.stop()
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    translations = [e for e in events if e["type"] == "translation"]
+    assert finals and [t["segment_id"] for t in translations] == [f["segment_id"] for f in finals]
+    assert all(t["engine"] == "argos" and t["text"] for t in translations)  # gibberish by design
+    assert "Werbung" in " ".join(f["text"] for f in finals)
+
+
+async def _collect(server: LocalServer, call_id: str) -> list[dict]:
+    return [e async for e in follow_events(server.ws, call_id)]
