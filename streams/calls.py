@@ -186,7 +186,7 @@ class SpeakerWorker:
 
     async def _decode(self, job: DecodeJob) -> None:
         try:
-            hypothesis = await self._voice.scheduler.decode(job, self.stream.language)
+            hypothesis = await self._voice.scheduler.decode(job, job.language)
         finally:
             self._decoding = False
         self._results.append((job, hypothesis))

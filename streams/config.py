@@ -61,7 +61,8 @@ class TokenOptions:
 
 @dataclass(frozen=True, slots=True)
 class CallOptions:
-    language: str = "en"  # assumed caller language when the platform does not say
+    language: str = "auto"  # the caller's language when the platform does not say; "auto" =
+    # identify it per speaker from the first seconds of speech (multilingual model)
     agent_language: str = "en"
 
 

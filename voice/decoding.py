@@ -22,6 +22,7 @@ class Segment:
 class Hypothesis:
     segments: tuple[Segment, ...]
     language: str
+    language_probability: float = 1.0  # when the model detected the language
 
 
 class Decoder(Protocol):

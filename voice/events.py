@@ -37,6 +37,7 @@ class TranscriptPartial:
     t_start: float
     t_end: float
     language: str
+    language_probability: float = 1.0  # 1.0 where the platform set the language
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class TranscriptFinal:
     language: str
     words: tuple[Word, ...]
     prosody: Prosody | None = None
+    language_probability: float = 1.0  # 1.0 where the platform set the language
 
 
 TranscriptUpdate = TranscriptPartial | TranscriptFinal

@@ -29,6 +29,7 @@ from voice.prosody import measure_prosody
 from voice.vad import VAD_FRAME_SAMPLES, SpeechEnd, SpeechSegmenter, SpeechStart, VadOptions
 
 SAMPLE_RATE_HZ = 16_000
+AUTO_LANGUAGE = "auto"  # the call's language is identified from the speech
 _PROMPT_MAX_CHARS = 200  # Whisper's prompt window is small; keep the latest words only
 # Whisper's favourite inventions on noise. Dropped only when the decode itself is unsure,
 # because callers do say "thank you".
@@ -57,6 +58,11 @@ class StreamingOptions:
     min_avg_logprob: float = -0.6
     unsure_avg_logprob: float = -0.6  # a stock phrase below this is a hallucination
     vad: VadOptions = field(default_factory=VadOptions)
+    # Language identification ("auto" calls): decide once a detection is this sure, ...
+    language_decide_probability: float = 0.5
+    # ... then check again every this many finals, and switch when this sure of another.
+    language_recheck_every: int = 5
+    language_switch_probability: float = 0.8
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -69,6 +75,7 @@ class DecodeJob:
     utterance: int
     speech_start_s: float  # where VAD heard speech begin and end: the text's times
     speech_end_s: float  # when the decode gives no word times
+    language: str | None = None  # None: the model detects it (language identification)
     task: str = "transcribe"  # or "translate": Whisper's speech translation into English
 
     @property
@@ -127,7 +134,12 @@ class SpeakerStream:
         t0_s: float = 0.0,
     ) -> None:
         self.speaker = speaker
-        self.language = language
+        # None until identified when the call's language is "auto"
+        self.language: str | None = None if language == AUTO_LANGUAGE else language
+        self.language_probability = 1.0
+        self._auto_language = self.language is None
+        self._finals_since_check = 0
+        self._heard_language = ""  # the latest detection, shown while undecided
         self._options = options or StreamingOptions()
         self._vad = vad
         self._segmenter = SpeechSegmenter(self._options.vad, SAMPLE_RATE_HZ)
@@ -254,6 +266,7 @@ class SpeakerStream:
         # Whisper's timestamp mode loops and invents endings ("1. 1. 1.", "Thank you.").
         long_enough = (end - utterance.commit) >= self._options.commit_after_s * SAMPLE_RATE_HZ
         return DecodeJob(
+            language=self._decode_language(is_final),
             audio=self._audio.slice(utterance.commit, end),
             t_start=self._seconds(utterance.commit),
             is_final=is_final,
@@ -267,6 +280,9 @@ class SpeakerStream:
     def apply(self, job: DecodeJob, hypothesis: Hypothesis | None) -> list[TranscriptUpdate]:
         """Turns a decode result into transcript updates. `None` means the decode was dropped."""
         self._job_out = False
+        heard_s = len(job.audio) / SAMPLE_RATE_HZ
+        if hypothesis is not None and job.language is None and self._auto_language:
+            self._identify(hypothesis, enough=job.is_final or heard_s >= 1.5)
         speech = [s for s in (hypothesis.segments if hypothesis else ()) if self._is_speech(s)]
         if not speech:
             return []
@@ -303,7 +319,16 @@ class SpeakerStream:
         utterance.previous_words = words
         if text:
             t_start = words[0].t_start if committed else job.speech_start_s
-            updates.append(TranscriptPartial(self.speaker, text, t_start, job.t_end, self.language))
+            updates.append(
+                TranscriptPartial(
+                    self.speaker,
+                    text,
+                    t_start,
+                    job.t_end,
+                    self.language or self._heard_language,
+                    round(self.language_probability, 3),
+                )
+            )
         return updates
 
     def _final(self, job: DecodeJob, text: str, words: tuple[Word, ...]) -> TranscriptFinal:
@@ -317,7 +342,8 @@ class SpeakerStream:
             text=text,
             t_start=round(t_start, 3),
             t_end=round(t_end, 3),
-            language=self.language,
+            language=self.language or self._heard_language,
+            language_probability=round(self.language_probability, 3),
             words=tuple(timed),
             prosody=measure_prosody(
                 job.audio[self._offset(job, t_start) : self._offset(job, t_end)]
@@ -341,6 +367,32 @@ class SpeakerStream:
             for s in segments
             for w in s.words
         )
+
+    def _decode_language(self, is_final: bool) -> str | None:
+        """The language to decode in; None asks the model to identify it."""
+        if not self._auto_language or self.language is None:
+            return self.language
+        if is_final:
+            self._finals_since_check += 1
+            if self._finals_since_check >= self._options.language_recheck_every:
+                self._finals_since_check = 0
+                return None  # has the caller switched language?
+        return self.language
+
+    def _identify(self, hypothesis: Hypothesis, enough: bool) -> None:
+        """Decides (or revises) the speaker's language from a detecting decode."""
+        options = self._options
+        sure = hypothesis.language_probability
+        self._heard_language = hypothesis.language
+        if not enough:
+            return  # too little speech to decide on: Whisper's guess on 1 s is a coin toss
+        if self.language is None and sure >= options.language_decide_probability:
+            self.language, self.language_probability = hypothesis.language, sure
+        elif self.language is not None and hypothesis.language != self.language:
+            if sure >= options.language_switch_probability:
+                self.language, self.language_probability = hypothesis.language, sure
+        elif hypothesis.language == self.language:
+            self.language_probability = max(self.language_probability, sure)
 
     def _is_speech(self, segment: Segment) -> bool:
         """False for what Whisper invents on silence: empty or unsure stock text."""

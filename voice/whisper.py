@@ -149,6 +149,7 @@ class WhisperEngine:
                 for s in segments
             ),
             language=info.language,
+            language_probability=float(info.language_probability),
         )
 
     def transcribe_offline(self, audio: np.ndarray) -> str:
