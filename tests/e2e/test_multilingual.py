@@ -16,7 +16,14 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from bench.calls import LabelledCall, stream_call
-from streams.client import LocalServer, Recording, follow_events, native_messages, send_paced
+from streams.client import (
+    LocalServer,
+    Recording,
+    follow_events,
+    native_messages,
+    send_paced,
+    twilio_messages,
+)
 from tests.e2e.conftest import FIXTURES
 
 SHARED = Path(__file__).parents[3] / "shared"
@@ -89,3 +96,22 @@ async def test_argos_translates_inside_the_service_offline(tmp_path):
 
 async def _collect(server: LocalServer, call_id: str) -> list[dict]:
     return [e async for e in follow_events(server.ws, call_id)]
+
+
+async def test_german_recordings_are_identified_as_german_over_twilio(server):
+    """No language from the platform: the caller's language is identified from the speech."""
+    for k, name in enumerate(
+        ["de_picovoice_leopard_test_de.wav", "de_picovoice_cheetah_test_de.wav"]
+    ):
+        recording = Recording.from_wav(SHARED / "eval" / "speech" / "audio" / name)
+        call_id = f"de-lid-{k}"
+        watcher = asyncio.create_task(_collect(server, call_id))
+        await asyncio.sleep(0.2)
+        async with connect(f"{server.ws}/v1/twilio") as ws:
+            await send_paced(ws, twilio_messages(recording, call_id), 2.0)
+        events = await asyncio.wait_for(watcher, 120)
+        finals = [e for e in events if e["type"] == "transcript.final"]
+        assert finals and all(f["language"] == "de" for f in finals), finals
+        assert all(0.5 <= f["language_probability"] <= 1.0 for f in finals)
+        translations = [e for e in events if e["type"] == "translation"]
+        assert [t["engine"] for t in translations] == ["whisper"] * len(finals)
