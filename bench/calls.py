@@ -95,7 +95,7 @@ async def stream_call(ws_url: str, call: LabelledCall, call_id: str, speed: floa
     await asyncio.sleep(0.3)
     started = time.monotonic()
     async with connect(f"{ws_url}/v1/twilio") as ws:
-        custom = {"language": call.language} if call.language != "en" else None
+        custom = {"language": call.language}  # as a platform that knows its queue's language
         await send_paced(ws, twilio_messages(call.recording, call_id, custom=custom), speed)
     await asyncio.wait_for(watchers[0], 120)
     await asyncio.sleep(0.2)

@@ -148,6 +148,8 @@ async def main() -> None:
     args = parser.parse_args()
     recording = Recording.from_tracks(Path(f"{CALL}.customer.wav"), Path(f"{CALL}.agent.wav"))
     with tempfile.TemporaryDirectory() as data_dir:
+        # English fixed, as the capacity figures in README were measured (no identification)
+        os.environ.setdefault("CALLASSIST_CALL_LANGUAGE", "en")
         server = LocalServer(Path(data_dir), "--model", args.model).start()
         address = server.address
         try:

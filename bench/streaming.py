@@ -138,7 +138,10 @@ async def main() -> None:
             "beam_size": args.beam_size,
             "fit_window_finals": args.fit_window_finals,
         }
-        config = load_config(environ={}, server={"port": 0, "data_dir": data_dir}, asr=asr)
+        # English fixed: this measures tiny.en streaming against tiny.en offline
+        config = load_config(
+            environ={}, server={"port": 0, "data_dir": data_dir}, asr=asr, call={"language": "en"}
+        )
         service = Service(config)
         port = await service.start()
         base = f"ws://127.0.0.1:{port}"
