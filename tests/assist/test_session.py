@@ -6,48 +6,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soxr
 
 from assist.session import AssistSession
+from bench.assist import script_finals
 from bench.calls import LabelledCall, found_data_point, found_step
 from streams.wire import encode_event
 from voice.events import Speaker, TranscriptFinal
-from voice.prosody import measure_prosody
 
 CALLS = Path(__file__).parents[2] / "fixtures" / "calls"
 NAMES = ["billing_double_charge", "cancel_contract", "internet_outage"]
 
 
-def finals(call: LabelledCall) -> list[TranscriptFinal]:
-    rate = call.recording.sample_rate_hz
-    out = []
-    for k, turn in enumerate(call.turns):
-        channel = 0 if turn["speaker"] == "customer" else 1
-        piece = call.recording.samples[
-            int(turn["start_s"] * rate) : int(turn["end_s"] * rate), channel
-        ]
-        audio = soxr.resample(piece.astype(np.float32) / 32768, rate, 16000)
-        out.append(
-            TranscriptFinal(
-                f"turn-{k}",
-                Speaker(turn["speaker"]),
-                turn["text"],
-                turn["start_s"],
-                turn["end_s"],
-                "en",
-                (),
-                measure_prosody(audio),
-            )
-        )
-    return out
-
-
 def run(assistant, call: LabelledCall) -> list[tuple[int, object]]:
     session = AssistSession(assistant)
     events: list = []
-    for k, final in enumerate(finals(call)):
+    for k, final in enumerate(script_finals(call)):
         events += [(k, e) for e in session.on_final(final) + session.on_time(final.t_end)]
     return events
 
