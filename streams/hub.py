@@ -85,9 +85,11 @@ class Hub:
                 subscription.offer(text)
         return seq
 
-    def subscribe_call(self, call_id: str, since: int) -> Subscription:
+    def subscribe_call(self, call_id: str, since: int, partials: bool = True) -> Subscription:
+        """`partials=False` leaves stored partials out of the backlog (live ones still come):
+        a page that opens late on a long call need not redraw every word twice."""
         subscription = Subscription()
-        for _, text in self.store.events_after(call_id, since):
+        for _, text in self.store.events_after(call_id, since, partials=partials):
             subscription.queue.put_nowait(text)
         self._call_subscribers[call_id].add(subscription)
         return subscription

@@ -78,6 +78,7 @@ class Route:
     path: str
     call_id: str | None = None
     since: int = 0
+    partials: bool = True  # in the replayed backlog
 
 
 class Service:
@@ -155,7 +156,8 @@ class Service:
             since = query.get("since", ["0"])[0]
             if not since.isdigit():
                 return _json_response(http.HTTPStatus.BAD_REQUEST, {"error": "since must be >= 0"})
-            return Route("events", path, match["call_id"], int(since))
+            partials = query.get("partials", ["1"])[0] not in ("0", "false", "no")
+            return Route("events", path, match["call_id"], int(since), partials)
         if path in ("/healthz", "/metrics", "/v1/calls") or _CALL_PATH.match(path):
             return Route("http", path)
         if WebFiles.is_web_path(path):
@@ -225,7 +227,9 @@ class Service:
             await self._ingest(ws, route.path)
         elif route.kind == "events":
             assert route.call_id is not None
-            await self._pump(ws, self.hub.subscribe_call(route.call_id, route.since))
+            await self._pump(
+                ws, self.hub.subscribe_call(route.call_id, route.since, route.partials)
+            )
         elif route.kind == "alerts":
             await self._pump(ws, self.hub.subscribe_alerts())
         elif route.kind == "webrtc":

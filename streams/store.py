@@ -88,9 +88,14 @@ class Store:
         ).fetchone()
         return float(row[0] or 0.0)
 
-    def events_after(self, call_id: str, since: int) -> list[tuple[int, str]]:
+    def events_after(
+        self, call_id: str, since: int, *, partials: bool = True
+    ) -> list[tuple[int, str]]:
+        """Stored events after `since`; without the (long superseded) partials if asked."""
+        skip = "" if partials else " AND type!='transcript.partial'"
         rows = self._db.execute(
-            "SELECT seq, body FROM events WHERE call_id=? AND seq>? ORDER BY seq", (call_id, since)
+            f"SELECT seq, body FROM events WHERE call_id=? AND seq>?{skip} ORDER BY seq",
+            (call_id, since),
         )
         return [(int(seq), str(body)) for seq, body in rows]
 

@@ -43,7 +43,10 @@ function follow(id) {
   $("desktop").hidden = false;
   $("call-id").textContent = id;
   document.title = `Call ${id} · callassist`;
-  new LiveSocket(() => wsUrl(`/v1/calls/${encodeURIComponent(id)}/events`, { since: lastSeq }), {
+  // partials=0: the stored backlog without old partials (live ones still come)
+  const url = () =>
+    wsUrl(`/v1/calls/${encodeURIComponent(id)}/events`, { since: lastSeq, partials: 0 });
+  new LiveSocket(url, {
     onEvent: (event) => {
       if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // never twice
       lastSeq = event.seq;

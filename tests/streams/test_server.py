@@ -60,9 +60,11 @@ async def next_json(ws: ClientConnection, timeout: float = 5.0) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
-async def events_until_end(address: str, call_id: str, since: int = 0) -> list[dict]:
+async def events_until_end(
+    address: str, call_id: str, since: int = 0, query: str = ""
+) -> list[dict]:
     events = []
-    async with connect(f"ws://{address}/v1/calls/{call_id}/events?since={since}") as ws:
+    async with connect(f"ws://{address}/v1/calls/{call_id}/events?since={since}{query}") as ws:
         while True:
             events.append(await next_json(ws, 20))
             if events[-1]["type"] == "call.ended":
@@ -100,6 +102,20 @@ async def run_call(address: str, call_id: str) -> None:
         for i in range(0, len(data), 640):
             await ws.send(data[i : i + 640])
         await ws.send('{"type": "stop"}')
+
+
+async def test_a_late_desktop_can_leave_stored_partials_out(server):
+    async with connect(f"ws://{server}/v1/ingest") as ws:  # paced: partials get decoded
+        await ws.send(start_message("late"))
+        data = speech_bytes()
+        for i in range(0, len(data), 640):
+            await ws.send(data[i : i + 640])
+            await asyncio.sleep(0.01)
+        await ws.send('{"type": "stop"}')
+    everything = await events_until_end(server, "late")
+    lean = await events_until_end(server, "late", query="&partials=0")
+    assert any(e["type"] == "transcript.partial" for e in everything)
+    assert lean == [e for e in everything if e["type"] != "transcript.partial"]
 
 
 async def test_a_call_streams_transcript_events_in_order(server):
