@@ -83,7 +83,7 @@ def _load_translator(options: AssistOptions) -> ArgosTranslator | None:
         return None
     try:
         translator = ArgosTranslator(options.argos_packages_dir)
-        pairs = translator.pairs()
+        pairs = sorted(translator.pairs)
     except AssistError as exc:
         log.warning("no text translation: %s", exc)
         return None

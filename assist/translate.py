@@ -34,7 +34,11 @@ class SentenceSplitter:
 
 
 class ArgosTranslator:
-    """Thread-safe: one lock around Argos, whose translators are not documented as reentrant."""
+    """Thread-safe: one lock around Argos, whose translators are not documented as reentrant.
+
+    The installed pairs are read once, here: `can_translate` is asked on the event loop
+    and must never wait for the lock a running translation holds. Packages installed
+    later are seen after a restart."""
 
     def __init__(self, packages_dir: str = "") -> None:
         if packages_dir:
@@ -43,20 +47,16 @@ class ArgosTranslator:
         self._lock = threading.Lock()
         self._pairs: dict[tuple[str, str], Any] = {}
         self._splitter = SentenceSplitter()
-
-    def pairs(self) -> list[tuple[str, str]]:
-        """Every (source, target) that installed packages can translate, pivots included."""
-        with self._lock:
-            languages = self._translate.get_installed_languages()
-            return [
-                (source.code, target.code)
-                for source in languages
-                for target in languages
-                if source.code != target.code and source.get_translation(target) is not None
-            ]
+        languages = self._translate.get_installed_languages()
+        self.pairs = frozenset(
+            (source.code, target.code)
+            for source in languages
+            for target in languages
+            if source.code != target.code and source.get_translation(target) is not None
+        )  # every (source, target) the installed packages cover, pivots included
 
     def can_translate(self, source: str, target: str) -> bool:
-        return self._translation(source, target) is not None
+        return (source, target) in self.pairs
 
     def translate(self, text: str, source: str, target: str) -> str | None:
         translation = self._translation(source, target)
@@ -67,6 +67,8 @@ class ArgosTranslator:
 
     def _translation(self, source: str, target: str) -> Any:
         key = (source, target)
+        if key not in self.pairs:
+            return None
         if key not in self._pairs:
             with self._lock:
                 languages = {lang.code: lang for lang in self._translate.get_installed_languages()}

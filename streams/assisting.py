@@ -21,11 +21,9 @@ from voice.events import TranscriptFinal
 
 log = logging.getLogger(__name__)
 
-TICK_EVERY_S = 1.0
+TICK_EVERY_S = 1.0  # call-audio seconds between two checks of the time-driven rules
 # A final, Whisper's English for a final, or a call-audio time for the clock rules.
-_Input = (
-    TranscriptFinal | tuple[TranscriptFinal, str] | float
-)  # call-audio seconds between two checks of the time-driven rules
+_Input = TranscriptFinal | tuple[TranscriptFinal, str] | float
 
 
 @dataclass(frozen=True, slots=True)

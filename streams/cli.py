@@ -200,7 +200,7 @@ def _translate(args: argparse.Namespace) -> int:
             print(f"installed {args.source}")
         else:
             raise AssistError("install needs a .argosmodel file (or --from-index SRC TGT)")
-    pairs = ArgosTranslator(args.packages_dir).pairs()
+    pairs = sorted(ArgosTranslator(args.packages_dir).pairs)
     print("\n".join(f"{s} -> {t}" for s, t in pairs) or "no translation packages installed")
     return 0
 

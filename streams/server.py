@@ -1,8 +1,8 @@
 """The service: one websocket + HTTP server on one port, wiring protocols, voice and the hub.
 
-Routes (see README): ws /v1/ingest, ws /v1/twilio, ws /v1/calls/{id}/events, GET /desktop,
-GET /supervisor, GET /static/*,
-ws /v1/alerts, GET /healthz, GET /v1/calls, GET /v1/calls/{id}.
+Routes (see README): ws /v1/ingest, /v1/twilio, /v1/audiohook, /v1/fork, /v1/webrtc;
+ws /v1/calls/{id}/events, ws /v1/alerts; GET /desktop, /supervisor, /softphone, /static/*;
+GET /healthz, /metrics, /v1/calls, /v1/calls/{id}.
 """
 
 from __future__ import annotations
