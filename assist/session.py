@@ -75,10 +75,11 @@ class AssistSession:
         return events + self._understand(final, translated)
 
     def on_speech_translation(self, final: TranscriptFinal, text: str) -> list[AssistEvent]:
-        """Whisper's own translation of a final's audio into English, where Argos had none."""
+        """Whisper's own translation of a final's audio into English, where Argos had none.
+        Empty when that decode failed: assist then reads the original words."""
         text = text.strip()
         if not text:
-            return []
+            return self._understand(final, final.text.strip())
         event = Translation(final.segment_id, final.language, self._agent_language, text, "whisper")
         return [event, *self._understand(final, text)]
 

@@ -116,8 +116,9 @@ class SpeakerWorker:
 
         async def run() -> None:
             hypothesis = await self._voice.scheduler.decode(piece, final.language)
-            if hypothesis is not None:
-                wanted.deliver(final, " ".join(s.text for s in hypothesis.segments))
+            segments = hypothesis.segments if hypothesis is not None else ()
+            # always delivered: assist waits for these words, and reads the original without
+            wanted.deliver(final, " ".join(s.text for s in segments))
 
         task = asyncio.get_running_loop().create_task(run())
         self._translating.add(task)
@@ -144,7 +145,8 @@ class SpeakerWorker:
             self._pending_audio.clear()
             await asyncio.to_thread(self.stream.push_audio, audio)
         for job, hypothesis in self._drain_results():
-            for update in self.stream.apply(job, hypothesis):
+            # off the loop too: a final's prosody is measured on its audio (a few ms of FFT)
+            for update in await asyncio.to_thread(self.stream.apply, job, hypothesis):
                 if isinstance(update, TranscriptFinal):
                     self._voice.on_final_latency(self._latency(update.t_end))
                 self._publish(update)

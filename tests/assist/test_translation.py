@@ -67,3 +67,11 @@ def test_our_sentence_splitter_needs_no_model():
         "Zehn Tage?",
         "Das ist 2025 so! ok.",
     ]
+
+
+def test_a_failed_speech_translation_still_lets_assist_read_the_original(assistant):
+    session = AssistSession(dataclasses.replace(assistant, translator=None))
+    german = final(GERMAN, "de")
+    assert session.on_final(german) == []
+    events = session.on_speech_translation(german, "")
+    assert "translation" not in kinds(events) and "sentiment" in kinds(events)
