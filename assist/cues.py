@@ -22,7 +22,7 @@ import numpy as np
 
 from assist.embeddings import Embedder
 from assist.errors import CatalogError
-from assist.events import Severity
+from contract.events import Severity
 
 KINDS = ("phrase", "sentiment_spike", "agent_silence")
 

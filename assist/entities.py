@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from text_to_num import alpha2digit
 
-from assist.events import DataPoint
+from contract.events import DataPoint
 
 ID_KINDS = (
     "account",

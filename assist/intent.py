@@ -18,7 +18,7 @@ import numpy as np
 
 from assist.embeddings import Embedder
 from assist.errors import CatalogError
-from assist.events import IntentDetected
+from contract.events import IntentDetected
 
 
 @dataclass(frozen=True, slots=True)

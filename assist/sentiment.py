@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from voice.events import Prosody
+from contract.events import Prosody
 
 # Phrases of complaint that a general lexicon reads as neutral or positive.
 COMPLAINT_PHRASES = (

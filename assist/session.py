@@ -18,25 +18,27 @@ import numpy as np
 
 from assist.assistant import Assistant
 from assist.cues import CueState, Firing, Rule
-from assist.events import (
+from assist.intent import IntentTracker
+from assist.sentiment import Reading, SpeakerSentiment
+from assist.summary import RollingSummary
+from contract.events import (
     Alert,
     AssistEvent,
     HandoverCue,
     IntentDetected,
     Sentiment,
     Severity,
+    Speaker,
     Suggestion,
     SuggestionKind,
     Summary,
+    TranscriptFinal,
     TranscriptLine,
     Translation,
+    TranslationEngine,
 )
-from assist.intent import IntentTracker
-from assist.sentiment import Reading, SpeakerSentiment
-from assist.summary import RollingSummary
-from voice.events import TranscriptFinal
 
-CUSTOMER, AGENT = "customer", "agent"
+CUSTOMER, AGENT = Speaker.CUSTOMER, Speaker.AGENT
 _SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
@@ -80,7 +82,9 @@ class AssistSession:
         text = text.strip()
         if not text:
             return self._understand(final, final.text.strip())
-        event = Translation(final.segment_id, final.language, self._agent_language, text, "whisper")
+        event = Translation(
+            final.segment_id, final.language, self._agent_language, text, TranslationEngine.WHISPER
+        )
         return [event, *self._understand(final, text)]
 
     def wants_speech_translation(self, language: str) -> bool:
@@ -96,7 +100,9 @@ class AssistSession:
         translator = self._a.translator
         if translator is not None and translator.can_translate(source, target):
             translated = translator.translate(text, source, target) or ""
-            return translated, [Translation(sid, source, target, translated, "argos")]
+            return translated, [
+                Translation(sid, source, target, translated, TranslationEngine.ARGOS)
+            ]
         if self.wants_speech_translation(source):
             return None, []
         if (source, target) in self._untranslatable:
@@ -106,10 +112,10 @@ class AssistSession:
             f"No translation from {source} into {target}: install an Argos package "
             "(callassist translate install FILE.argosmodel). Assist reads the original words."
         )
-        return text, [Translation(sid, source, target, "", "none", note)]
+        return text, [Translation(sid, source, target, "", TranslationEngine.NONE, note)]
 
     def _understand(self, final: TranscriptFinal, text: str) -> list[AssistEvent]:
-        speaker, sid = final.speaker.value, final.segment_id
+        speaker, sid = final.speaker, final.segment_id
         self._tail.append(TranscriptLine(speaker, text, final.t_start))
         self._last_end_s[speaker] = max(self._last_end_s.get(speaker, -1.0), final.t_end)
         vector = self._vector(text) if speaker == CUSTOMER or self._needs_vector[speaker] else None
@@ -167,7 +173,7 @@ class AssistSession:
         return embedder.embed([text])[0] if embedder is not None else None
 
     def _update_intent(
-        self, sid: str, speaker: str, text: str, vector: np.ndarray | None
+        self, sid: str, speaker: Speaker, text: str, vector: np.ndarray | None
     ) -> IntentDetected | None:
         if speaker != CUSTOMER:
             return None
@@ -221,7 +227,7 @@ class AssistSession:
         return [suggestion]
 
     def _fired(
-        self, speaker: str, text: str, vector: np.ndarray | None, reading: Reading
+        self, speaker: Speaker, text: str, vector: np.ndarray | None, reading: Reading
     ) -> list[Firing]:
         rules = self._a.rules
         firings: list[Firing] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from assist import dialogue, entities
-from assist.events import DataPoint, Item, Summary
+from contract.events import DataPoint, Item, Speaker, Summary
 
 MAX_ITEMS = 12  # per list; a summary is read at a glance
 
@@ -20,11 +20,11 @@ class RollingSummary:
     open_questions: list[Item] = field(default_factory=list)
     _asked_id: str | None = None  # the kind of number the agent just asked for
 
-    def add(self, segment_id: str, speaker: str, text: str) -> bool:
+    def add(self, segment_id: str, speaker: Speaker, text: str) -> bool:
         """Adds one final segment; True when the summary changed."""
         before = self.snapshot()
         self._add_data_points(entities.extract(text, segment_id, self._asked_id))
-        if speaker == "customer":
+        if speaker is Speaker.CUSTOMER:
             self._asked_id = None
             self._extend(self.steps_tried, dialogue.steps_tried(text), segment_id, speaker)
             self._extend(self.open_questions, dialogue.questions(text), segment_id, speaker)
@@ -55,7 +55,7 @@ class RollingSummary:
                 known.add((point.kind, point.value))
 
     @staticmethod
-    def _extend(items: list[Item], texts: list[str], segment_id: str, speaker: str) -> None:
+    def _extend(items: list[Item], texts: list[str], segment_id: str, speaker: Speaker) -> None:
         known = {i.text.lower() for i in items}
         for text in texts:
             if text.lower() not in known and len(items) < MAX_ITEMS:

@@ -37,9 +37,9 @@ import soxr
 from assist.assistant import Assistant
 from assist.session import AssistSession
 from bench.calls import LabelledCall, Observed, found_data_point, found_step, stream_call
+from contract import codec
+from contract.events import Event, Speaker, TranscriptFinal
 from streams.client import LocalServer
-from streams.wire import encode_event
-from voice.events import Speaker, TranscriptFinal
 from voice.prosody import measure_prosody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def run_text(calls: list[LabelledCall]) -> list[Score]:
             out = session.on_final(final) + session.on_time(final.t_end)
             latencies.append(time.perf_counter() - started)
             for payload in out:
-                event = json.loads(encode_event(call.name, len(events) + 1, "", payload))
+                event = json.loads(codec.encode(Event(call.name, len(events) + 1, "", payload)))
                 events.append(event)
                 arrived[event["seq"]] = final.t_end
         result = score(call, events, arrived)

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assist.assistant import Assistant
-from assist.events import AssistEvent, Summary
 from assist.session import AssistSession
-from voice.events import TranscriptFinal
+from contract.events import AssistEvent, Summary, TranscriptFinal
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.events import (
+    CallEnded,
+    CallStarted,
+    Payload,
+    Protocol,
+    Speaker,
+    TranscriptFinal,
+    TranscriptUpdate,
+)
 from streams.assisting import AssistRuntime
-from streams.events import CallEnded, CallStarted
 from streams.hub import Hub
-from streams.protocols.base import AudioFrames, CallStart
+from streams.protocols.base import AudioFrames, CallStart, CallStop
 from voice.audio import Resampler
-from voice.events import Speaker, TranscriptFinal, TranscriptUpdate
 from voice.online import DecodeJob, SpeakerStream, SpeechProbabilities, StreamingOptions
 from voice.scheduler import DecodeScheduler
 from voice.whisper import Hypothesis
@@ -207,7 +214,7 @@ class CallSession:
     def __init__(
         self,
         start: CallStart,
-        protocol: str,
+        protocol: Protocol,
         hub: Hub,
         voice: Voice,
         language: str,
@@ -230,8 +237,8 @@ class CallSession:
             CallStarted(
                 protocol=protocol,
                 languages=tuple(dict.fromkeys((self._language, self._agent_language))),
-                speakers=tuple(s.value for s in start.channel_speakers),
-                metadata=start.metadata,
+                speakers=start.channel_speakers,
+                metadata=dict(start.metadata),
             ),
         )
         self._assist = (
@@ -260,7 +267,7 @@ class CallSession:
         for worker in list(self._workers.values()):
             await worker.room()
 
-    async def close(self, reason: str) -> None:
+    async def close(self, stop: CallStop) -> None:
         if self._closed:
             return
         self._closed = True
@@ -276,9 +283,11 @@ class CallSession:
                 self._voice.final_timeout_s,
             )
         summary = await self._assist.close() if self._assist is not None else None
-        self._hub.end_call(self.call_id, CallEnded(round(self.audio_s, 3), reason, summary))
+        self._hub.end_call(
+            self.call_id, CallEnded(round(self.audio_s, 3), stop.reason, summary, stop.detail)
+        )
 
-    def _publish(self, payload: object) -> None:
+    def _publish(self, payload: Payload) -> None:
         self._hub.publish(self.call_id, payload)
         if self._assist is not None and isinstance(payload, TranscriptFinal):
             self._assist.final(payload)
@@ -331,7 +340,7 @@ class CallRegistry:
     def __len__(self) -> int:
         return len(self._live)
 
-    def open(self, start: CallStart, protocol: str) -> CallSession:
+    def open(self, start: CallStart, protocol: Protocol) -> CallSession:
         if start.call_id in self._live:
             raise CallRejected("duplicate_call", f"call {start.call_id!r} is already live")
         if self._max_calls and len(self._live) >= self._max_calls:
@@ -350,10 +359,11 @@ class CallRegistry:
         self._live[start.call_id] = session
         return session
 
-    async def close(self, session: CallSession, reason: str) -> None:
+    async def close(self, session: CallSession, stop: CallStop) -> None:
         """Ends a call for any reason; the one place every call's end is logged."""
+        reason = stop.reason.value
         try:
-            await session.close(reason)
+            await session.close(stop)
         finally:
             self._live.pop(session.call_id, None)
         log.info(
@@ -368,5 +378,5 @@ class CallRegistry:
             },
         )
 
-    async def close_all(self, reason: str) -> None:
-        await asyncio.gather(*(self.close(s, reason) for s in list(self._live.values())))
+    async def close_all(self, stop: CallStop) -> None:
+        await asyncio.gather(*(self.close(s, stop) for s in list(self._live.values())))

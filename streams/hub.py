@@ -1,48 +1,88 @@
 """Numbers, stores and fans out every event: store first, then each subscriber.
 
 `publish` is synchronous on the event loop, so sequence numbers, storage order
-and delivery order are one and the same, and a subscriber that registers while
-reading its backlog (also synchronous) can neither miss nor repeat an event.
+and delivery order are one and the same. A subscriber registers for live events
+and learns, in the same step, the last sequence number already stored: its
+backlog is everything after its `since` up to that number, read later off the
+event loop (`streams/store.py`), and its live queue holds everything after it.
+So it can neither miss nor repeat an event, however long the backlog takes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from streams.events import CallEnded, CallStarted
+import msgspec
+
+from contract import codec
+from contract.events import (
+    ALERT_FEED_TYPES,
+    CallEnded,
+    CallStarted,
+    EndReason,
+    Event,
+    Payload,
+    type_name,
+)
 from streams.store import Store
-from streams.wire import ALERT_FEED_TYPES, encode_event, encode_json, event_type, now_iso
+from voice.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_MAX = 10_000  # a desktop this far behind is cut off and resumes with since
 
 
-@dataclass(eq=False)
-class Subscription:
-    """Events for one websocket: its backlog first, then live ones as they happen."""
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Stored events a subscriber has not seen: after `since`, up to `upto`."""
 
-    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    overflowed: bool = False
+    since: int
+    upto: int
+    call_id: str | None = None  # None: the alert feed
+    partials: bool = True
+
+
+class Subscription:
+    """Events for one websocket: its backlog first (read by the sender), then live ones."""
+
+    def __init__(self, backlog: Backlog) -> None:
+        self.backlog = backlog
+        self.overflowed = False
+        self._live: list[str] = []
+        self._ready = asyncio.Event()
 
     def offer(self, text: str) -> None:
         if self.overflowed:
             return
-        if self.queue.qsize() >= SUBSCRIBER_QUEUE_MAX:
+        if len(self._live) >= SUBSCRIBER_QUEUE_MAX:
             self.overflowed = True
             log.warning("subscriber fell %d events behind; disconnecting it", SUBSCRIBER_QUEUE_MAX)
-            return
-        self.queue.put_nowait(text)
+        else:
+            self._live.append(text)
+        self._ready.set()
+
+    def take_live(self) -> list[str]:
+        """Live events offered since the last take, oldest first."""
+        taken, self._live = self._live, []
+        self._ready.clear()
+        return taken
+
+    async def next_live(self) -> list[str]:
+        """Waits for live events (or an overflow), then takes them."""
+        await self._ready.wait()
+        return self.take_live()
 
 
 class Hub:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
+        self._clock = clock or SystemClock()
         self._next_seq: dict[str, int] = {}
+        self._feed_seq = store.last_feed_seq()
         self._call_subscribers: defaultdict[str, set[Subscription]] = defaultdict(set)
         self._alert_subscribers: set[Subscription] = set()
 
@@ -50,58 +90,86 @@ class Hub:
     def start_call(self, call_id: str, started: CallStarted) -> bool:
         """Opens (or reopens) a call record and publishes call.started. True if resumed."""
         resumed = self.store.begin_call(
-            call_id, started.protocol, now_iso(), encode_json(started.metadata)
+            call_id, started.protocol.value, self._clock.iso(), codec.encode_json(started.metadata)
         )
         if resumed:
-            started = dataclasses.replace(started, resumed=True)
+            started = msgspec.structs.replace(started, resumed=True)
         self.publish(call_id, started)
         return resumed
 
     def end_call(self, call_id: str, ended: CallEnded) -> None:
         self.publish(call_id, ended)
-        self.store.end_call(call_id, now_iso(), ended.reason, ended.duration_s)
+        self.store.end_call(call_id, self._clock.iso(), ended.reason.value, ended.duration_s)
         self._next_seq.pop(call_id, None)
 
     def recover_interrupted_calls(self) -> list[str]:
         """Closes the records of calls that were live when the process died."""
         call_ids = self.store.live_call_ids()
         for call_id in call_ids:
-            self.end_call(call_id, CallEnded(self.store.audio_end_s(call_id), "interrupted"))
+            self.end_call(
+                call_id, CallEnded(self.store.audio_end_s(call_id), EndReason.INTERRUPTED)
+            )
         if call_ids:
             log.warning("closed %d call(s) interrupted by a restart", len(call_ids))
         return call_ids
 
     # --- events -----------------------------------------------------------------------
-    def publish(self, call_id: str, payload: object) -> int:
+    def publish(self, call_id: str, payload: Payload) -> Event:
         seq = self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1
         self._next_seq[call_id] = seq + 1
-        kind = event_type(payload)
-        text = encode_event(call_id, seq, now_iso(), payload)
-        self.store.append(call_id, seq, kind, text)  # durable before anyone sees it
+        event = Event(call_id, seq, self._clock.iso(), payload)
+        text = codec.encode(event)
+        in_feed = isinstance(payload, ALERT_FEED_TYPES)
+
+        def feed_text(feed_seq: int) -> str:
+            return codec.encode(msgspec.structs.replace(event, feed_seq=feed_seq))
+
+        # durable before anyone sees it
+        feed_seq = self.store.append(
+            call_id, seq, type_name(type(payload)), text, feed_text if in_feed else None
+        )
         for subscription in self._call_subscribers.get(call_id, ()):
             subscription.offer(text)
-        if kind in ALERT_FEED_TYPES:
-            for subscription in self._alert_subscribers:
-                subscription.offer(text)
-        return seq
+        if feed_seq is not None:
+            self._feed_seq = feed_seq
+            if self._alert_subscribers:
+                shared = feed_text(feed_seq)
+                for subscription in self._alert_subscribers:
+                    subscription.offer(shared)
+        return event
 
     def subscribe_call(self, call_id: str, since: int, partials: bool = True) -> Subscription:
         """`partials=False` leaves stored partials out of the backlog (live ones still come):
         a page that opens late on a long call need not redraw every word twice."""
-        subscription = Subscription()
-        for _, text in self.store.events_after(call_id, since, partials=partials):
-            subscription.queue.put_nowait(text)
+        last = (self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1) - 1
+        subscription = Subscription(Backlog(since, max(since, last), call_id, partials))
         self._call_subscribers[call_id].add(subscription)
         return subscription
 
-    def subscribe_alerts(self) -> Subscription:
-        subscription = Subscription()
+    def subscribe_alerts(self, since: int | None = None) -> Subscription:
+        """Live alert-feed events; with `since`, the stored feed after it first."""
+        start = self._feed_seq if since is None else min(since, self._feed_seq)
+        subscription = Subscription(Backlog(start, self._feed_seq))
         self._alert_subscribers.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._alert_subscribers.discard(subscription)
-        for call_id, subscribers in list(self._call_subscribers.items()):
-            subscribers.discard(subscription)
-            if not subscribers:
+        call_id = subscription.backlog.call_id
+        if call_id is not None and call_id in self._call_subscribers:
+            self._call_subscribers[call_id].discard(subscription)
+            if not self._call_subscribers[call_id]:
                 del self._call_subscribers[call_id]
+
+    async def backlog_pages(self, subscription: Subscription) -> AsyncIterator[list[str]]:
+        """The subscription's stored backlog, page by page, read off the event loop."""
+        backlog = subscription.backlog
+        reader = self.store.reader
+        if backlog.call_id is None:
+            pages = reader.iter_feed_pages(backlog.since, backlog.upto)
+        else:
+            pages = reader.iter_event_pages(
+                backlog.call_id, backlog.since, backlog.upto, backlog.partials
+            )
+        async for page in pages:
+            yield [text for _, text in page]

@@ -1,50 +1,94 @@
 """The after-call record served at GET /v1/calls/{id}: ready for a CRM.
 
 Built from the stored events alone, so a record is complete for every call the
-store holds, including calls that ended before a restart.
+store holds, including calls that ended before a restart. Runs in a reader
+thread (see `Store.reader`): a two-hour call's record never stalls live calls.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from typing import Any, assert_never
+
+import msgspec
+
+from contract import codec
+from contract.events import (
+    Alert,
+    CallEnded,
+    CallStarted,
+    HandoverCue,
+    IntentDetected,
+    Payload,
+    Sentiment,
+    Suggestion,
+    Summary,
+    TranscriptFinal,
+    TranscriptPartial,
+    Translation,
+)
+from streams.store import read_call
 
 
-def with_assist_view(record: dict[str, Any]) -> dict[str, Any]:
-    """Adds intent, summary, sentiment timeline, suggestions, cues and alerts to a call record."""
-    events: list[dict[str, Any]] = record["events"]
-    intents = [e for e in events if e["type"] == "intent"]
-    summaries = [e for e in events if e["type"] == "summary"]
-    ended = next((e for e in reversed(events) if e["type"] == "call.ended"), None)
-    summary = (ended or {}).get("summary") or (summaries[-1] if summaries else None)
-    record.update(
-        intent=_pick(intents[-1], "intent", "confidence", "evidence") if intents else None,
-        summary=_pick(summary, *_SUMMARY_FIELDS) if summary else None,
-        sentiment_timeline=[
-            _pick(e, "segment_id", "speaker", "score", "arousal", "spike", "reason", "t_end")
-            for e in events
-            if e["type"] == "sentiment"
-        ],
-        suggestions=[
-            _pick(e, "kind", "title", "body", "score", "source", "why", "segment_id")
-            for e in events
-            if e["type"] == "suggestion"
-        ],
-        cues=[
-            _pick(e, "seq", "ts", "rule", "reason", "urgency", "evidence", "open_items")
-            for e in events
-            if e["type"] == "handover.cue"
-        ],
-        alerts=[
-            _pick(e, "seq", "ts", "rule", "severity", "reason", "evidence")
-            for e in events
-            if e["type"] == "alert"
-        ],
-    )
-    return record
+def read_record(db: sqlite3.Connection, call_id: str) -> bytes | None:
+    """The call's record as JSON: its row, transcript, every event but partials, and the
+    co-pilot's view (intent, summary, sentiment timeline, suggestions, cues, alerts)."""
+    stored = read_call(db, call_id)
+    if stored is None:
+        return None
+    row, bodies = stored
+    view = _View()
+    events: list[Any] = []
+    for body in bodies:
+        event = codec.decode(body)
+        view.add(event.payload, body)
+        events.append(msgspec.Raw(body.encode()))
+    record = {
+        **row,
+        "transcript": view.transcript,
+        "events": events,
+        "intent": view.intent,
+        "summary": view.summary,
+        "sentiment_timeline": view.sentiment,
+        "suggestions": view.suggestions,
+        "cues": view.cues,
+        "alerts": view.alerts,
+    }
+    return codec.encode_json(record).encode()
 
 
-_SUMMARY_FIELDS = ("intent", "steps_tried", "data_points", "next_steps", "open_questions")
+class _View:
+    """What a CRM reads first, picked by type from the call's events in order."""
 
+    def __init__(self) -> None:
+        self.transcript: list[msgspec.Raw] = []
+        self.intent: IntentDetected | None = None
+        self.summary: Summary | None = None
+        self.sentiment: list[Sentiment] = []
+        self.suggestions: list[Suggestion] = []
+        self.cues: list[msgspec.Raw] = []
+        self.alerts: list[msgspec.Raw] = []
 
-def _pick(event: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: event.get(k) for k in keys}
+    def add(self, payload: Payload, body: str) -> None:
+        raw = msgspec.Raw(body.encode())
+        match payload:
+            case TranscriptFinal():
+                self.transcript.append(raw)
+            case IntentDetected():
+                self.intent = payload
+            case Summary():
+                self.summary = payload
+            case CallEnded(summary=summary) if summary is not None:
+                self.summary = summary  # the co-pilot's last word
+            case Sentiment():
+                self.sentiment.append(payload)
+            case Suggestion():
+                self.suggestions.append(payload)
+            case HandoverCue():
+                self.cues.append(raw)
+            case Alert():
+                self.alerts.append(raw)
+            case CallStarted() | CallEnded() | TranscriptPartial() | Translation():
+                pass
+            case _:
+                assert_never(payload)

@@ -26,6 +26,9 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from assist.assistant import Assistant
+from contract.codec import encode_json
+from contract.events import EndReason
+from contract.events import Protocol as IngestProtocol
 from streams.assisting import AssistRuntime
 from streams.calls import CallRegistry, CallRejected, CallSession, Voice
 from streams.config import Config
@@ -37,11 +40,10 @@ from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEve
 from streams.protocols.fork import SUBPROTOCOLS, ForkParser
 from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
-from streams.records import with_assist_view
-from streams.store import Store
+from streams.records import read_record
+from streams.store import Store, read_calls
 from streams.web import WebFiles
 from streams.webrtc import serve_peer
-from streams.wire import encode_json
 from voice.decoding import Decoder
 from voice.scheduler import DecodeScheduler
 from voice.whisper import LanguageRouter, SileroVad
@@ -56,19 +58,19 @@ _HELD_BACK_WARN_S = 2.0
 
 
 class Parser(Protocol):
-    close_reason: str  # the call's end reason when the socket closes without a stop
+    close_reason: EndReason  # the call's end reason when the socket closes without a stop
 
     def feed_text(self, text: str) -> list[ProtocolEvent]: ...
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]: ...
     def error_message(self, call_id: str | None, code: str, message: str) -> str: ...
 
 
-# path -> (protocol name, parser factory taking the URL query)
-INGEST_PROTOCOLS: dict[str, tuple[str, Callable[[Mapping[str, str]], Parser]]] = {
-    "/v1/ingest": ("native", lambda query: NativeParser()),
-    "/v1/twilio": ("twilio", lambda query: TwilioParser()),
-    "/v1/audiohook": ("audiohook", lambda query: AudioHookParser()),
-    "/v1/fork": ("fork", ForkParser),
+# path -> (protocol, parser factory taking the URL query)
+INGEST_PROTOCOLS: dict[str, tuple[IngestProtocol, Callable[[Mapping[str, str]], Parser]]] = {
+    "/v1/ingest": (IngestProtocol.NATIVE, lambda query: NativeParser()),
+    "/v1/twilio": (IngestProtocol.TWILIO, lambda query: TwilioParser()),
+    "/v1/audiohook": (IngestProtocol.AUDIOHOOK, lambda query: AudioHookParser()),
+    "/v1/fork": (IngestProtocol.FORK, ForkParser),
 }
 
 
@@ -77,7 +79,7 @@ class Route:
     kind: str  # "ingest", "webrtc", "events", "alerts", "http", "page"
     path: str
     call_id: str | None = None
-    since: int = 0
+    since: int | None = None  # replay stored events after this (events: 0 when absent)
     partials: bool = True  # in the replayed backlog
 
 
@@ -134,7 +136,7 @@ class Service:
 
     async def stop(self) -> None:
         """Finishes every live call (decoding its last finals), then closes."""
-        await self.calls.close_all("server_shutdown")
+        await self.calls.close_all(CallStop(EndReason.SERVER_SHUTDOWN))
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -148,23 +150,25 @@ class Service:
         query = parse_qs(url.query)
         if path in INGEST_PROTOCOLS:
             return Route("ingest", path)
+        since = _since(query)
+        if isinstance(since, Response):
+            return since
         if path == "/v1/alerts":
-            return Route("alerts", path)
+            return Route("alerts", path, since=since)
         if path == "/v1/webrtc":
             return Route("webrtc", path)
         if match := _EVENTS_PATH.match(path):
-            since = query.get("since", ["0"])[0]
-            if not since.isdigit():
-                return _json_response(http.HTTPStatus.BAD_REQUEST, {"error": "since must be >= 0"})
             partials = query.get("partials", ["1"])[0] not in ("0", "false", "no")
-            return Route("events", path, match["call_id"], int(since), partials)
+            return Route("events", path, match["call_id"], since or 0, partials)
         if path in ("/healthz", "/metrics", "/v1/calls") or _CALL_PATH.match(path):
             return Route("http", path)
         if WebFiles.is_web_path(path):
             return Route("page", path)
         return _json_response(http.HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
         route = self._route(request)
         if isinstance(route, Response):
             return route
@@ -172,7 +176,7 @@ class Service:
         if refusal is not None:
             return refusal
         if route.kind == "http":
-            return self._http(route.path)
+            return await self._http(route.path)
         if route.kind == "page":
             page = self.web.response(route.path)
             return page or _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such page"})
@@ -201,7 +205,7 @@ class Service:
             return _json_response(http.HTTPStatus.FORBIDDEN, {"error": "token not accepted here"})
         return None
 
-    def _http(self, path: str) -> Response:
+    async def _http(self, path: str) -> Response:
         if path == "/healthz":
             return _json_response(
                 http.HTTPStatus.OK, {"status": "ok", "live_calls": len(self.calls)}
@@ -211,12 +215,15 @@ class Service:
             headers = Headers([("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
             return Response(200, "OK", headers, body)
         if path == "/v1/calls":
-            return _json_response(http.HTTPStatus.OK, {"calls": self.store.calls()})
+            calls = await self.store.reader.read(read_calls)
+            return _json_response(http.HTTPStatus.OK, {"calls": calls})
         match = _CALL_PATH.match(path)
-        record = self.store.call_record(match["call_id"]) if match else None
+        assert match is not None
+        call_id = match["call_id"]
+        record = await self.store.reader.read(lambda db: read_record(db, call_id))
         if record is None:
             return _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such call"})
-        return _json_response(http.HTTPStatus.OK, with_assist_view(record))
+        return _bytes_response(http.HTTPStatus.OK, record)
 
     # --- websockets -----------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
@@ -228,10 +235,10 @@ class Service:
         elif route.kind == "events":
             assert route.call_id is not None
             await self._pump(
-                ws, self.hub.subscribe_call(route.call_id, route.since, route.partials)
+                ws, self.hub.subscribe_call(route.call_id, route.since or 0, route.partials)
             )
         elif route.kind == "alerts":
-            await self._pump(ws, self.hub.subscribe_alerts())
+            await self._pump(ws, self.hub.subscribe_alerts(route.since))
         elif route.kind == "webrtc":
             self.metrics.connections.labels("webrtc").inc()
             await serve_peer(ws, self.calls, self.config.webrtc)
@@ -251,9 +258,13 @@ class Service:
         """Sends a subscription's events until the client leaves or falls too far behind."""
 
         async def send_all() -> None:
+            async for page in self.hub.backlog_pages(subscription):
+                for text in page:
+                    await ws.send(text)
             while True:
-                await ws.send(await subscription.queue.get())
-                if subscription.overflowed and subscription.queue.empty():
+                for text in await subscription.next_live():
+                    await ws.send(text)
+                if subscription.overflowed:
                     await ws.close(_CLOSE_TRY_AGAIN, "too far behind: reconnect with since")
                     return
 
@@ -274,7 +285,7 @@ class _Ingest:
         self,
         service: Service,
         ws: ServerConnection,
-        protocol: str,
+        protocol: IngestProtocol,
         parser: Parser,
         needs_token_in_start: bool,
     ) -> None:
@@ -285,7 +296,7 @@ class _Ingest:
         self._needs_token_in_start = needs_token_in_start
         self._session: CallSession | None = None
         self._errors = 0
-        self._end_reason = parser.close_reason
+        self._end_reason = CallStop(parser.close_reason)
 
     async def run(self) -> None:
         try:
@@ -335,7 +346,7 @@ class _Ingest:
             await self._ws.send(event.text)
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
-            await self._service.calls.close(session, event.reason)
+            await self._service.calls.close(session, event)
 
     async def _hold_back(self, session: CallSession) -> None:
         """Backpressure: no more reading while this call's audio waits to be decoded."""
@@ -376,7 +387,7 @@ class _Ingest:
         if fatal or self._errors >= limit:
             reason = message if fatal else f"too many errors ({self._errors})"
             await self._ws.close(close_code, reason[:120])
-            self._end_reason = f"error:{code}"
+            self._end_reason = CallStop(EndReason.ERROR, code)
             return False
         return True
 
@@ -427,8 +438,23 @@ def _token_matches(presented: str, accepted: list[str | None]) -> bool:
     return any(t and hmac.compare_digest(presented.encode(), t.encode()) for t in accepted)
 
 
+def _since(query: Mapping[str, list[str]]) -> int | Response | None:
+    """The `since` cursor of an event or alert stream: absent, or a non-negative integer."""
+    values = query.get("since")
+    if not values:
+        return None
+    if not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > 18:
+        return _json_response(
+            http.HTTPStatus.BAD_REQUEST, {"error": "since must be an integer >= 0"}
+        )
+    return int(values[0])
+
+
 def _json_response(status: http.HTTPStatus, body: object) -> Response:
-    data = encode_json(body).encode()
+    return _bytes_response(status, encode_json(body).encode())
+
+
+def _bytes_response(status: http.HTTPStatus, data: bytes) -> Response:
     headers = Headers(
         [
             ("Content-Type", "application/json"),

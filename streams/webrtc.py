@@ -37,18 +37,19 @@ from aiortc.mediastreams import MediaStreamError
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from contract.codec import encode_error
+from contract.events import EndReason, Protocol, Speaker
 from streams.calls import CallRegistry, CallRejected, CallSession
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
     CallStart,
+    CallStop,
     parse_json_object,
     parse_speaker,
     validate_call_id,
 )
-from streams.wire import encode_error
 from voice.audio import AudioFormat, Encoding
-from voice.events import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def parse_offer(text: str) -> tuple[CallStart, str]:
         channel_speakers=tuple(parse_speaker(n) for n in names),
         language=message.get("language") or None,
         agent_language=message.get("agent_language") or None,
-        metadata={"protocol": "webrtc", **(metadata if isinstance(metadata, dict) else {})},
+        metadata={**(metadata if isinstance(metadata, dict) else {})},
     )
     return start, message["sdp"]
 
@@ -150,10 +151,10 @@ async def serve_peer(ws: ServerConnection, calls: CallRegistry, options: WebRtcO
     """One `ws /v1/webrtc` connection: offer in, answer out, tracks into one call."""
     session: CallSession | None = None
     peer: WebRtcPeer | None = None
-    reason = "client_disconnected"
+    stop = CallStop(EndReason.CLIENT_DISCONNECTED)
     try:
         start, sdp = parse_offer(str(await ws.recv()))
-        session = calls.open(start, "webrtc")
+        session = calls.open(start, Protocol.WEBRTC)
         live = session
 
         async def feed(frames: AudioFrames) -> None:
@@ -164,17 +165,17 @@ async def serve_peer(ws: ServerConnection, calls: CallRegistry, options: WebRtcO
         await ws.send(await peer.answer(sdp))
         async for message in ws:
             if isinstance(message, str) and parse_json_object(message).get("type") == "stop":
-                reason = "stop"
+                stop = CallStop(EndReason.STOP)
                 break
     except (ProtocolError, CallRejected) as exc:
         code = exc.code
         await ws.send(encode_error(session.call_id if session else None, code, str(exc)))
         await ws.close(1008, str(exc)[:120])
-        reason = f"error:{code}"
+        stop = CallStop(EndReason.ERROR, code)
     except ConnectionClosed:
         pass
     finally:
         if peer is not None:
             await peer.close()
         if session is not None:
-            await calls.close(session, reason)
+            await calls.close(session, stop)

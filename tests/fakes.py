@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from contract.events import Word
 from voice.decoding import Hypothesis, Segment
-from voice.events import Word
 from voice.vad import VAD_FRAME_SAMPLES
 
 

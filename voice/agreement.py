@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from voice.events import Word
+from contract.events import Word
 
 _NOT_WORDISH = re.compile(r"[^\w']+")
 

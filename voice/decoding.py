@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voice.events import Word
+from contract.events import Word
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ from typing import Protocol
 
 import numpy as np
 
+from contract.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate, Word
 from voice.agreement import comparable, stable_words
 from voice.decoding import Hypothesis, Segment
-from voice.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate, Word
 from voice.prosody import measure_prosody
 from voice.vad import VAD_FRAME_SAMPLES, SpeechEnd, SpeechSegmenter, SpeechStart, VadOptions
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voice.events import Prosody
+from contract.events import Prosody
 
 SAMPLE_RATE_HZ = 16_000
 FRAME_S = 0.040  # long enough for two periods of a 60 Hz voice

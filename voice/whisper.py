@@ -19,9 +19,9 @@ from faster_whisper import WhisperModel
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.vad import get_vad_model
 
+from contract.events import Word
 from voice.decoding import Hypothesis, Segment
 from voice.errors import ModelError
-from voice.events import Word
 from voice.models import resolve_model_dir
 from voice.vad import VAD_FRAME_SAMPLES
 

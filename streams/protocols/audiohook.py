@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
@@ -42,7 +43,6 @@ from streams.protocols.base import (
 )
 from voice.audio import AudioFormat, Encoding, decode_pcm16
 from voice.errors import AudioFormatError
-from voice.events import Speaker
 
 VERSION = "2"
 RATE_HZ = 8000
@@ -64,7 +64,7 @@ class State(enum.Enum):
 
 
 class AudioHookParser:
-    close_reason = "client_disconnected"  # a socket that drops before close
+    close_reason = EndReason.CLIENT_DISCONNECTED  # a socket that drops before close
 
     def __init__(self) -> None:
         self.state = State.PREPARING
@@ -189,7 +189,7 @@ class AudioHookParser:
         was_open = self._start is not None and self.state is not State.CLOSED
         self.state = State.CLOSED
         reason = str(parameters.get("reason", "end"))
-        events: list[ProtocolEvent] = [CallStop("stop" if reason == "end" else reason)]
+        events: list[ProtocolEvent] = [CallStop.said("stop" if reason == "end" else reason)]
         return [*(events if was_open else []), self._reply("closed", {})]
 
     # --- helpers ----------------------------------------------------------------------

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from voice.audio import AudioFormat
-from voice.events import Speaker
 
 _CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
@@ -35,7 +35,17 @@ class AudioFrames:
 
 @dataclass(frozen=True, slots=True)
 class CallStop:
-    reason: str
+    reason: EndReason
+    detail: str = ""  # the platform's own words for it, when they are not one of ours
+
+    @classmethod
+    def said(cls, words: object) -> CallStop:
+        """A stop whose reason the platform named in its own words."""
+        text = str(words)[:120]
+        try:
+            return cls(EndReason(text))
+        except ValueError:
+            return cls(EndReason.STOP, text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from contract.codec import encode_error
+from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
@@ -27,10 +29,8 @@ from streams.protocols.base import (
     parse_json_object,
     validate_call_id,
 )
-from streams.wire import encode_error
 from voice.audio import AudioFormat, Encoding, decode_pcm16
 from voice.errors import AudioFormatError
-from voice.events import Speaker
 
 SUBPROTOCOLS = ("audio.drachtio.org", "audio.jambonz.org")
 DEFAULT_RATE_HZ = 8000
@@ -38,7 +38,7 @@ _MIX_CHANNELS = {"mono": 1, "mixed": 1, "stereo": 2}
 
 
 class ForkParser:
-    close_reason = "stop"  # closing the socket is how these platforms end a call
+    close_reason = EndReason.STOP  # closing the socket is how these platforms end a call
 
     def __init__(self, query: Mapping[str, str] | None = None) -> None:
         self._query = dict(query or {})

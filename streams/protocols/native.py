@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.codec import encode_error
+from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
@@ -21,14 +23,12 @@ from streams.protocols.base import (
     parse_speaker,
     validate_call_id,
 )
-from streams.wire import encode_error
 from voice.audio import AudioFormat, decode_pcm16, parse_encoding
 from voice.errors import AudioFormatError
-from voice.events import Speaker
 
 
 class NativeParser:
-    close_reason = "client_disconnected"  # a socket that closes before stop
+    close_reason = EndReason.CLIENT_DISCONNECTED  # a socket that closes before stop
 
     def __init__(self) -> None:
         self._start: CallStart | None = None
@@ -42,7 +42,7 @@ class NativeParser:
         if kind == "stop":
             self._require_started("stop")
             self._stopped = True
-            return [CallStop(str(message.get("reason", "stop")))]
+            return [CallStop.said(message.get("reason", "stop"))]
         raise ProtocolError("unknown_message", f"unknown message type {kind!r}")
 
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:

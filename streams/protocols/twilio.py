@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from contract.codec import encode_error
+from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
@@ -24,10 +26,8 @@ from streams.protocols.base import (
     parse_json_object,
     validate_call_id,
 )
-from streams.wire import encode_error
 from voice.audio import AudioFormat, Encoding, decode_pcm16
 from voice.errors import AudioFormatError
-from voice.events import Speaker
 
 TWILIO_FORMAT = AudioFormat(Encoding.MULAW, 8000, 1)
 _SAMPLES_PER_MS = 8
@@ -37,7 +37,7 @@ _IGNORED = frozenset({"connected", "mark", "dtmf"})
 
 
 class TwilioParser:
-    close_reason = "client_disconnected"  # a socket that closes before stop
+    close_reason = EndReason.CLIENT_DISCONNECTED  # a socket that closes before stop
 
     def __init__(self) -> None:
         self._start: CallStart | None = None
@@ -55,7 +55,7 @@ class TwilioParser:
             return self._on_media(message)
         if event == "stop":
             self._stopped = True
-            return [CallStop("stop")] if self._start else []
+            return [CallStop(EndReason.STOP)] if self._start else []
         if event in _IGNORED:
             return []
         raise ProtocolError("unknown_message", f"unknown Twilio event {event!r}")

@@ -1,7 +1,7 @@
 import pytest
 
 from assist.sentiment import SpeakerSentiment, text_score
-from voice.events import Prosody
+from contract.events import Prosody
 
 CALM = Prosody(loudness_dbfs=-22.0, pitch_hz=100.0, voiced_s=3.0)
 ANGRY = Prosody(loudness_dbfs=-14.0, pitch_hz=135.0, voiced_s=2.6)

@@ -11,14 +11,14 @@ import pytest
 from assist.session import AssistSession
 from bench.assist import script_finals
 from bench.calls import LabelledCall, found_data_point, found_step
-from streams.wire import encode_event
-from voice.events import Speaker, TranscriptFinal
+from contract import codec
+from contract.events import AssistEvent, Event, Payload, Speaker, TranscriptFinal
 
 CALLS = Path(__file__).parents[2] / "fixtures" / "calls"
 NAMES = ["billing_double_charge", "cancel_contract", "internet_outage"]
 
 
-def run(assistant, call: LabelledCall) -> list[tuple[int, object]]:
+def run(assistant, call: LabelledCall) -> list[tuple[int, AssistEvent]]:
     session = AssistSession(assistant)
     events: list = []
     for k, final in enumerate(script_finals(call)):
@@ -26,8 +26,8 @@ def run(assistant, call: LabelledCall) -> list[tuple[int, object]]:
     return events
 
 
-def plain(event: object) -> dict:
-    return json.loads(encode_event("c", 1, "t", event))
+def plain(event: Payload) -> dict:
+    return json.loads(codec.encode(Event("c", 1, "t", event)))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -4,8 +4,7 @@ import dataclasses
 
 from assist.session import AssistSession
 from assist.translate import SentenceSplitter
-from streams.wire import encode_event
-from voice.events import Speaker, TranscriptFinal
+from contract.events import Speaker, TranscriptFinal, type_name
 
 GERMAN = "Zehn Tage? Das ist eine Frechheit. Ich möchte sofort mit einem Manager sprechen."
 ENGLISH = "Ten days? This is outrageous. I want to speak to a manager right now."
@@ -24,7 +23,7 @@ def final(text: str, language: str, k: int = 1) -> TranscriptFinal:
 
 
 def kinds(events) -> list[str]:
-    return [encode_event("c", 1, "t", e).split('"type":"')[1].split('"')[0] for e in events]
+    return [type_name(type(e)) for e in events]
 
 
 def test_a_german_complaint_raises_the_same_cue_as_an_english_one(assistant):

@@ -2,9 +2,8 @@
 
 import threading
 
-from assist.events import Sentiment, Summary
+from contract.events import Sentiment, Speaker, Summary, TranscriptFinal
 from streams.assisting import CallAssist
-from voice.events import Speaker, TranscriptFinal
 
 
 class FlakySession:
@@ -17,7 +16,7 @@ class FlakySession:
         self.threads.add(threading.get_ident())
         if final.text == "boom":
             raise RuntimeError("a bug in a detector")
-        return [Sentiment(final.segment_id, "customer", 0.0, 0.0, False, "", final.t_end)]
+        return [Sentiment(final.segment_id, Speaker.CUSTOMER, 0.0, 0.0, False, "", final.t_end)]
 
     def on_time(self, audio_s: float) -> list:
         return []

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.events import Speaker
 from streams.errors import ProtocolError
 from streams.protocols.audiohook import AudioHookParser, State, parse_duration
 from streams.protocols.base import AudioFrames, CallStart, CallStop, Reply
 from voice.audio import Encoding
-from voice.events import Speaker
 
 CAPTURE = Path(__file__).parents[2] / "fixtures" / "wire" / "audiohook_session.jsonl"
 SESSION = "e160e428-53e2-487c-977d-96989bf5c99d"

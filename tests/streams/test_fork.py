@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from contract.events import Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import AudioFrames, CallStart
 from streams.protocols.fork import ForkParser
-from voice.events import Speaker
 
 # The first frame jambonz `listen` sends (its documented fields).
 JAMBONZ = {

@@ -2,10 +2,21 @@ import json
 
 import pytest
 
-from streams.events import CallEnded, CallStarted
-from streams.hub import SUBSCRIBER_QUEUE_MAX, Hub
+from contract.events import (
+    Alert,
+    CallEnded,
+    CallStarted,
+    EndReason,
+    Protocol,
+    Severity,
+    Speaker,
+    Summary,
+    TranscriptFinal,
+    TranscriptPartial,
+)
+from streams.hub import SUBSCRIBER_QUEUE_MAX, Hub, Subscription
+from streams.records import read_record
 from streams.store import Store
-from voice.events import Speaker, TranscriptFinal, TranscriptPartial
 
 
 @pytest.fixture
@@ -20,14 +31,13 @@ def final(text: str, t: float) -> TranscriptFinal:
 
 
 def started() -> CallStarted:
-    return CallStarted("native", ("en",), ("customer",))
+    return CallStarted(Protocol.NATIVE, ("en",), (Speaker.CUSTOMER,))
 
 
-def drain(subscription) -> list[dict]:
-    out = []
-    while not subscription.queue.empty():
-        out.append(json.loads(subscription.queue.get_nowait()))
-    return out
+async def drain(hub: Hub, subscription: Subscription) -> list[dict]:
+    """What the socket would send: the stored backlog, then the live events so far."""
+    out = [text async for page in hub.backlog_pages(subscription) for text in page]
+    return [json.loads(text) for text in out + subscription.take_live()]
 
 
 def test_events_are_numbered_per_call_without_gaps(hub):
@@ -39,37 +49,37 @@ def test_events_are_numbered_per_call_without_gaps(hub):
     assert [seq for seq, _ in hub.store.events_after("b", 0)] == [1]
 
 
-def test_subscriber_gets_backlog_after_since_then_live_events(hub):
+async def test_subscriber_gets_backlog_after_since_then_live_events(hub):
     hub.start_call("a", started())
     hub.publish("a", final("one", 1))
     subscription = hub.subscribe_call("a", since=1)
     hub.publish("a", TranscriptPartial(Speaker.CUSTOMER, "tw", 2, 2.5, "en"))
-    events = drain(subscription)
+    events = await drain(hub, subscription)
     assert [e["seq"] for e in events] == [2, 3]
     assert [e["type"] for e in events] == ["transcript.final", "transcript.partial"]
     assert events[0]["text"] == "one" and events[0]["call_id"] == "a"
 
 
-def test_subscribing_before_the_call_exists_waits_for_it(hub):
+async def test_subscribing_before_the_call_exists_waits_for_it(hub):
     subscription = hub.subscribe_call("later", since=0)
-    assert drain(subscription) == []
+    assert await drain(hub, subscription) == []
     hub.start_call("later", started())
-    assert [e["type"] for e in drain(subscription)] == ["call.started"]
+    assert [e["type"] for e in await drain(hub, subscription)] == ["call.started"]
 
 
-def test_alert_feed_gets_call_framing_of_every_call_only(hub):
+async def test_alert_feed_gets_call_framing_of_every_call_only(hub):
     alerts = hub.subscribe_alerts()
     hub.start_call("a", started())
     hub.publish("a", final("hello", 1))
-    hub.end_call("a", CallEnded(3.0, "stop"))
-    assert [e["type"] for e in drain(alerts)] == ["call.started", "call.ended"]
+    hub.end_call("a", CallEnded(3.0, EndReason.STOP))
+    assert [e["type"] for e in await drain(hub, alerts)] == ["call.started", "call.ended"]
 
 
-def test_unsubscribed_socket_gets_nothing_more(hub):
+async def test_unsubscribed_socket_gets_nothing_more(hub):
     subscription = hub.subscribe_call("a", since=0)
     hub.unsubscribe(subscription)
     hub.start_call("a", started())
-    assert drain(subscription) == []
+    assert await drain(hub, subscription) == []
 
 
 def test_a_slow_subscriber_is_cut_off_not_the_call(hub):
@@ -89,7 +99,7 @@ def test_restart_closes_calls_that_were_live_and_keeps_their_finals(tmp_path):
     # the process dies here: no end_call
     second = Hub(Store(path))
     assert second.recover_interrupted_calls() == ["a"]
-    record = second.store.call_record("a")
+    record = json.loads(read_record(second.store._db, "a") or b"null")
     assert record is not None
     assert record["status"] == "ended" and record["end_reason"] == "interrupted"
     assert [t["text"] for t in record["transcript"]] == ["kept"]
@@ -99,9 +109,60 @@ def test_restart_closes_calls_that_were_live_and_keeps_their_finals(tmp_path):
 def test_a_call_id_that_comes_back_resumes_its_record(hub):
     hub.start_call("a", started())
     hub.publish("a", final("first", 0))
-    hub.end_call("a", CallEnded(1.0, "client_disconnected"))
+    hub.end_call("a", CallEnded(1.0, EndReason.CLIENT_DISCONNECTED))
     assert hub.start_call("a", started()) is True
     events = [json.loads(body) for _, body in hub.store.events_after("a", 0)]
     assert [e["seq"] for e in events] == [1, 2, 3, 4]
     assert events[-1]["type"] == "call.started" and events[-1]["resumed"] is True
     assert hub.store.audio_end_s("a") == 1.0
+
+
+def cue_alert(k: int) -> Alert:
+    return Alert(
+        "manager", Severity.HIGH, "asked for a manager", (), (), Summary(None), (), f"s{k}"
+    )
+
+
+async def test_live_events_after_since_are_not_repeated(hub):
+    hub.start_call("a", started())
+    hub.publish("a", final("one", 1))
+    subscription = hub.subscribe_call("a", since=1)
+    hub.publish("a", final("two", 2))  # stored while the backlog has not been read yet
+    assert [e["seq"] for e in await drain(hub, subscription)] == [2, 3]
+
+
+async def test_alert_feed_replays_what_a_dashboard_missed(hub):
+    first = hub.subscribe_alerts()
+    hub.start_call("a", started())
+    hub.publish("a", cue_alert(1))
+    seen = await drain(hub, first)
+    assert [e["feed_seq"] for e in seen] == [1, 2]
+    hub.unsubscribe(first)
+    hub.start_call("b", started())  # while the dashboard is away
+    hub.publish("a", final("not on the feed", 3))
+    hub.publish("b", cue_alert(2))
+    again = hub.subscribe_alerts(since=seen[-1]["feed_seq"])
+    hub.end_call("a", CallEnded(4.0, EndReason.STOP))
+    events = await drain(hub, again)
+    assert [(e["call_id"], e["type"], e["feed_seq"]) for e in events] == [
+        ("b", "call.started", 3),
+        ("b", "alert", 4),
+        ("a", "call.ended", 5),
+    ]
+
+
+async def test_alert_feed_sequence_survives_a_restart(tmp_path):
+    path = tmp_path / "calls.sqlite3"
+    first = Hub(Store(path))
+    first.start_call("a", started())
+    second = Hub(Store(path))
+    subscription = second.subscribe_alerts(since=0)
+    second.publish("a", cue_alert(1))
+    assert [e["feed_seq"] for e in await drain(second, subscription)] == [1, 2]
+
+
+async def test_call_stream_events_carry_no_feed_position(hub):
+    subscription = hub.subscribe_call("a", since=0)
+    hub.start_call("a", started())
+    [event] = await drain(hub, subscription)
+    assert "feed_seq" not in event

@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
+from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import AudioFrames, CallStart, CallStop
 from streams.protocols.native import NativeParser
 from voice.audio import Encoding
-from voice.events import Speaker
 
 
 def start(**fields) -> str:
@@ -33,7 +33,7 @@ def test_start_audio_stop():
     [audio] = parser.feed_bytes(np.arange(320, dtype="<i2").tobytes())
     assert isinstance(audio, AudioFrames)
     assert audio.samples.shape == (320, 1)
-    assert parser.feed_text('{"type": "stop"}') == [CallStop("stop")]
+    assert parser.feed_text('{"type": "stop"}') == [CallStop(EndReason.STOP)]
 
 
 def test_two_channels_are_customer_then_agent():

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from contract.events import Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import AudioFrames, CallStart, CallStop
 from streams.protocols.twilio import TwilioParser
-from voice.events import Speaker
 
 CAPTURE = Path(__file__).parents[2] / "fixtures" / "wire" / "twilio_call.jsonl"
 

@@ -1,5 +1,5 @@
+from contract.events import Word
 from voice.agreement import agreed_prefix, stable_words
-from voice.events import Word
 
 
 def words(text: str, step: float = 0.5) -> tuple[Word, ...]:

@@ -3,9 +3,9 @@ import itertools
 import numpy as np
 import pytest
 
+from contract.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate
 from tests.fakes import EnergyVad, ScriptedDecoder, hypothesis, silence, tone
 from voice.decoding import Hypothesis, Segment
-from voice.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate
 from voice.online import SpeakerStream, StreamingOptions
 
 

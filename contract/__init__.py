@@ -1,0 +1,1 @@
+"""The public contract: event types (`events`) and the one codec (`codec`)."""

@@ -1,0 +1,281 @@
+"""The event contract: every event a client can receive, as typed, frozen values.
+
+This module is the one definition of the public protocol. `contract.codec` turns
+these values into JSON and back (and generates `docs/events.schema.json` from
+them); nothing else picks field names by string. Renaming a field here changes
+the protocol: bump `CONTRACT_VERSION` and regenerate the schema
+(`callassist schema`).
+
+On the wire every event is one JSON object: `type` (the tag below), `call_id`,
+`seq` (1, 2, 3 ... per call, no gaps) and `ts` (server time, ISO 8601), then the
+payload's own fields. Producers build payloads; the hub adds the envelope.
+
+Layering: `contract` imports nothing of ours. `voice` builds the transcript
+payloads, `assist` the co-pilot's, `streams` the call lifecycle and the envelope.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgspec
+
+CONTRACT_VERSION = "2.0"  # major: a field or type changed meaning or went away; minor: added
+
+
+class Speaker(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+
+class Protocol(enum.StrEnum):
+    """How the call's audio reached the service."""
+
+    NATIVE = "native"
+    TWILIO = "twilio"
+    AUDIOHOOK = "audiohook"
+    FORK = "fork"
+    WEBRTC = "webrtc"
+
+
+class EndReason(enum.StrEnum):
+    STOP = "stop"  # the platform said the call ended
+    CLIENT_DISCONNECTED = "client_disconnected"  # the socket dropped without a stop
+    SERVER_SHUTDOWN = "server_shutdown"
+    INTERRUPTED = "interrupted"  # the process died; closed when it came back
+    ERROR = "error"  # the platform broke its protocol; `detail` has the code
+    RECONNECT = "reconnect"  # the platform will reconnect (AudioHook)
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class SuggestionKind(enum.StrEnum):
+    KNOWLEDGE = "knowledge"
+    NEXT_ACTION = "next_action"
+
+
+class TranslationEngine(enum.StrEnum):
+    ARGOS = "argos"  # text translation of the transcript
+    WHISPER = "whisper"  # Whisper's speech translation of the segment's audio
+    NONE = "none"  # nothing could translate it; `note` says why
+
+
+class _Value(msgspec.Struct, frozen=True):
+    """A value nested inside events."""
+
+
+class _Payload(msgspec.Struct, frozen=True, tag_field="type"):
+    """An event's own fields; its class's `tag` is the event's `type`."""
+
+
+# --- values inside events ---------------------------------------------------------------
+class Word(_Value, frozen=True):
+    text: str
+    t_start: float
+    t_end: float
+    probability: float
+
+
+class Prosody(_Value, frozen=True):
+    """How a final segment sounded (voice/prosody.py): the voice side of sentiment."""
+
+    loudness_dbfs: float
+    pitch_hz: float | None  # median over voiced frames; None when nothing was voiced
+    voiced_s: float
+
+
+class DataPoint(_Value, frozen=True):
+    kind: str  # account_number, order_number, amount, date, email, phone, ...
+    value: str  # normalised: "4471", "89.99 USD", "2025-03-01" or the spoken phrase
+    text: str  # as it was transcribed
+    segment_id: str
+
+
+class Item(_Value, frozen=True):
+    """One extractive summary line, with the segment it was taken from."""
+
+    text: str
+    segment_id: str
+    speaker: Speaker
+
+
+class TranscriptLine(_Value, frozen=True):
+    speaker: Speaker
+    text: str
+    t_start: float
+
+
+# --- events -----------------------------------------------------------------------------
+class CallStarted(_Payload, frozen=True, tag="call.started"):
+    protocol: Protocol
+    languages: tuple[str, ...]
+    speakers: tuple[Speaker, ...]
+    resumed: bool = False  # the same call id reconnected after an earlier end
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)  # the platform's own
+    contract: str = CONTRACT_VERSION
+
+
+class TranscriptPartial(_Payload, frozen=True, tag="transcript.partial"):
+    """The newest, still-changing words of one speaker; replaces the previous partial."""
+
+    speaker: Speaker
+    text: str
+    t_start: float  # seconds of call audio
+    t_end: float
+    language: str
+    language_probability: float = 1.0  # 1.0 where the platform set the language
+
+
+class TranscriptFinal(_Payload, frozen=True, tag="transcript.final"):
+    """A stable piece of transcript: never revised once emitted."""
+
+    segment_id: str
+    speaker: Speaker
+    text: str
+    t_start: float
+    t_end: float
+    language: str
+    words: tuple[Word, ...]
+    prosody: Prosody | None = None
+    language_probability: float = 1.0
+
+
+class Translation(_Payload, frozen=True, tag="translation"):
+    """A final segment in the agent's language."""
+
+    segment_id: str
+    source_language: str
+    target_language: str
+    text: str
+    engine: TranslationEngine
+    note: str = ""
+
+
+class Sentiment(_Payload, frozen=True, tag="sentiment"):
+    segment_id: str
+    speaker: Speaker
+    score: float  # -1 (hostile) .. 1 (delighted), from the words
+    arousal: float  # 0 (flat) .. 1 (shouting), from the voice against this speaker's start
+    spike: bool
+    reason: str  # why the score and arousal are what they are; empty when unremarkable
+    t_end: float
+
+
+class IntentDetected(_Payload, frozen=True, tag="intent"):
+    segment_id: str
+    intent: str
+    description: str
+    confidence: float
+    evidence: tuple[str, ...]  # the caller's words that show it
+
+
+class Summary(_Payload, frozen=True, tag="summary"):
+    """The rolling summary; also nested in cues, alerts and call.ended."""
+
+    intent: str | None
+    steps_tried: tuple[Item, ...] = ()
+    data_points: tuple[DataPoint, ...] = ()
+    next_steps: tuple[Item, ...] = ()
+    open_questions: tuple[Item, ...] = ()
+    segment_id: str = ""  # the segment whose arrival changed it
+
+
+class Suggestion(_Payload, frozen=True, tag="suggestion"):
+    segment_id: str
+    kind: SuggestionKind
+    title: str
+    body: str
+    score: float
+    source: str  # knowledge file, or the rule / intent that proposes the action
+    why: str
+
+
+class HandoverCue(_Payload, frozen=True, tag="handover.cue"):
+    """To the agent's desktop: hand over now, and here is everything the next person needs."""
+
+    rule: str
+    reason: str
+    urgency: Severity
+    evidence: tuple[str, ...]
+    open_items: tuple[str, ...]
+    summary: Summary
+    transcript_tail: tuple[TranscriptLine, ...]
+    segment_id: str
+
+
+class Alert(_Payload, frozen=True, tag="alert"):
+    """To every supervisor: the same context as the cue, for the person who may step in."""
+
+    rule: str
+    severity: Severity
+    reason: str
+    evidence: tuple[str, ...]
+    open_items: tuple[str, ...]
+    summary: Summary
+    transcript_tail: tuple[TranscriptLine, ...]
+    segment_id: str
+
+
+class CallEnded(_Payload, frozen=True, tag="call.ended"):
+    duration_s: float
+    reason: EndReason
+    summary: Summary | None = None  # the co-pilot's last word on the call
+    detail: str = ""  # the platform's own reason, or the error code
+
+
+Payload = (
+    CallStarted
+    | TranscriptPartial
+    | TranscriptFinal
+    | Translation
+    | Sentiment
+    | IntentDetected
+    | Summary
+    | Suggestion
+    | HandoverCue
+    | Alert
+    | CallEnded
+)
+TranscriptUpdate = TranscriptPartial | TranscriptFinal
+AssistEvent = Translation | Sentiment | IntentDetected | Summary | Suggestion | HandoverCue | Alert
+
+# What every supervisor sees, whatever the call: enough for a live wallboard.
+ALERT_FEED_TYPES: tuple[type[Payload], ...] = (
+    CallStarted,
+    CallEnded,
+    IntentDetected,
+    Sentiment,
+    HandoverCue,
+    Alert,
+)
+
+
+class Event(msgspec.Struct, frozen=True):
+    """A payload as stored and sent: numbered within its call and stamped."""
+
+    call_id: str
+    seq: int  # 1, 2, 3 ... per call, no gaps
+    ts: str  # server time, ISO 8601 UTC
+    payload: Payload
+    feed_seq: int | None = None  # position in the alert feed (only on /v1/alerts)
+
+
+class ErrorMessage(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
+    """Sent to the client that caused it; never stored, never numbered."""
+
+    call_id: str | None
+    ts: str
+    code: str
+    message: str
+
+
+def type_name(payload_type: type[Payload]) -> str:
+    """The `type` a payload class has on the wire."""
+    tag = payload_type.__struct_config__.tag
+    assert isinstance(tag, str)
+    return tag
