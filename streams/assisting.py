@@ -4,19 +4,21 @@ Finals and clock ticks go into a queue in call order; one task per call takes
 them one at a time to a worker thread, so the session never sees two inputs at
 once and its events follow the transcript that caused them. A failing step is
 logged and skipped: assist is a co-pilot, never a reason to lose a call.
+Latency (queued to published) is measured on a `Clock`, so tests set the time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assist.assistant import Assistant
 from assist.session import AssistSession
 from contract.events import AssistEvent, Summary, TranscriptFinal
+from voice.clock import Clock, SystemClock
+from voice.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,13 @@ class AssistRuntime:
     assistant: Assistant
     on_latency: Callable[[float], None] = lambda seconds: None
     agent_language: str = "en"  # unless the platform says otherwise for a call
+    clock: Clock = field(default_factory=SystemClock)
 
     def open(
         self, call_id: str, publish: Callable[[AssistEvent], object], agent_language: str | None
     ) -> CallAssist:
         session = AssistSession(self.assistant, agent_language or self.agent_language)
-        return CallAssist(call_id, session, publish, self.on_latency)
+        return CallAssist(call_id, session, publish, self.on_latency, self.clock)
 
 
 class CallAssist:
@@ -47,20 +50,23 @@ class CallAssist:
         session: AssistSession,
         publish: Callable[[AssistEvent], object],
         on_latency: Callable[[float], None] = lambda seconds: None,
+        clock: Clock | None = None,
     ) -> None:
         self._call_id = call_id
         self._session = session
         self._publish = publish
         self._on_latency = on_latency
+        self._clock = clock or SystemClock()
         self._queue: asyncio.Queue[tuple[float, _Input] | None] = asyncio.Queue()
         self._last_tick_s = 0.0
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._tasks = TaskSet(log, f"call {call_id} assist")
+        self._task = self._tasks.spawn(self._run())
 
     def final(self, final: TranscriptFinal) -> None:
-        self._queue.put_nowait((time.monotonic(), final))
+        self._queue.put_nowait((self._clock.monotonic(), final))
 
     def speech_translation(self, final: TranscriptFinal, text: str) -> None:
-        self._queue.put_nowait((time.monotonic(), (final, text)))
+        self._queue.put_nowait((self._clock.monotonic(), (final, text)))
 
     def wants_speech_translation(self, language: str) -> bool:
         return self._session.wants_speech_translation(language)
@@ -68,7 +74,7 @@ class CallAssist:
     def tick(self, audio_s: float) -> None:
         if audio_s - self._last_tick_s >= TICK_EVERY_S:
             self._last_tick_s = audio_s
-            self._queue.put_nowait((time.monotonic(), audio_s))
+            self._queue.put_nowait((self._clock.monotonic(), audio_s))
 
     async def close(self) -> Summary:
         """Finishes what is queued; returns the call's final summary."""
@@ -87,7 +93,7 @@ class CallAssist:
             for event in events:
                 self._publish(event)
             if isinstance(payload, TranscriptFinal):
-                self._on_latency(time.monotonic() - queued_at)
+                self._on_latency(self._clock.monotonic() - queued_at)
 
     def _step(self, payload: _Input) -> list[AssistEvent]:
         if isinstance(payload, TranscriptFinal):

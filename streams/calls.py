@@ -4,6 +4,8 @@ One `CallSession` per live call and, inside it, one `SpeakerWorker` per
 speaker. A worker is the only owner of its `SpeakerStream`: it feeds audio
 (VAD runs on a thread), asks for decode jobs, hands them to the shared
 scheduler, and publishes what comes back, strictly one step at a time.
+Its decodes and speech translations run in a task group inside its run loop,
+so the loop ends only once they all have. Time is read from `Voice.clock`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import asyncio
 import bisect
 import dataclasses
 import logging
-import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +33,12 @@ from contract.events import (
 from streams.assisting import AssistRuntime
 from streams.hub import Hub
 from streams.protocols.base import AudioFrames, CallStart, CallStop
-from voice.audio import Resampler
+from voice.audio import MODEL_SAMPLE_RATE_HZ, Resampler
+from voice.clock import Clock, SystemClock
+from voice.decoding import DecodeTask, Hypothesis
 from voice.online import DecodeJob, SpeakerStream, SpeechProbabilities, StreamingOptions
 from voice.scheduler import DecodeScheduler
-from voice.whisper import Hypothesis
+from voice.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class Voice:
     # Above max_utterance_s, so that one long utterance never triggers it.
     max_backlog_s: float = 30.0
     on_final_latency: Callable[[float], None] = lambda seconds: None
+    clock: Clock = field(default_factory=SystemClock)  # audio arrivals and final latency
 
 
 _ARRIVALS_KEPT = 3000  # (audio time, arrival) pairs per speaker: a minute of 20 ms frames
@@ -74,7 +79,8 @@ class SpeakerWorker:
         self._voice = voice
         self._publish = publish
         self._translation = translation
-        self._translating: set[asyncio.Task[None]] = set()
+        self._clock = voice.clock
+        self._group: asyncio.TaskGroup | None = None  # while the run loop runs
         self._pending_audio: list[np.ndarray] = []
         self._results: list[tuple[DecodeJob, Hypothesis | None]] = []
         self._decoding = False
@@ -84,12 +90,13 @@ class SpeakerWorker:
         self._has_room.set()
         self._received_s = stream.t0_s
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=_ARRIVALS_KEPT)
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._tasks = TaskSet(log, f"speaker {stream.speaker.value}")
+        self._task = self._tasks.spawn(self._run())
 
     def feed(self, samples: np.ndarray) -> None:
         self._pending_audio.append(samples)
-        self._received_s += len(samples) / 16_000
-        self._arrivals.append((self._received_s, time.monotonic()))
+        self._received_s += len(samples) / MODEL_SAMPLE_RATE_HZ
+        self._arrivals.append((self._received_s, self._clock.monotonic()))
         self._update_room()
         self._wake.set()
 
@@ -102,48 +109,62 @@ class SpeakerWorker:
         self._closing = True
         self._wake.set()
         await self._task
-        if self._translating:
-            await asyncio.gather(*self._translating)
 
     def _translate_speech(self, job: DecodeJob, final: TranscriptFinal) -> None:
         """Whisper's speech translation of a final, where no text translator can help."""
         wanted = self._translation
         if wanted is None or not wanted.wants(final.language):
             return
-        start = max(0, round((final.t_start - job.t_start) * 16_000))
-        end = max(start, round((final.t_end - job.t_start) * 16_000))
+        start = max(0, round((final.t_start - job.t_start) * MODEL_SAMPLE_RATE_HZ))
+        end = max(start, round((final.t_end - job.t_start) * MODEL_SAMPLE_RATE_HZ))
         piece = dataclasses.replace(
             job,
             audio=job.audio[start:end] if end > start else job.audio,
-            task="translate",
+            language=final.language,
+            task=DecodeTask.TRANSLATE,
             prompt="",
             word_timestamps=False,
             is_final=True,
         )
+        self._spawn(self._translate(piece, final, wanted))
 
-        async def run() -> None:
-            hypothesis = await self._voice.scheduler.decode(piece, final.language)
-            segments = hypothesis.segments if hypothesis is not None else ()
+    async def _translate(
+        self, piece: DecodeJob, final: TranscriptFinal, wanted: SpeechTranslation
+    ) -> None:
+        text = ""
+        try:
+            hypothesis = await self._voice.scheduler.decode(piece)
+            text = " ".join(s.text for s in hypothesis.segments) if hypothesis else ""
+        except Exception:
+            log.exception("speaker %s: speech translation failed", self.stream.speaker.value)
+        finally:
             # always delivered: assist waits for these words, and reads the original without
-            wanted.deliver(final, " ".join(s.text for s in segments))
+            wanted.deliver(final, text)
 
-        task = asyncio.get_running_loop().create_task(run())
-        self._translating.add(task)
-        task.add_done_callback(self._translating.discard)
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Starts a decode or a translation in the run loop's group: the loop waits for it."""
+        if self._group is None:  # only _step spawns, and only while the loop runs
+            raise RuntimeError("speaker worker is not running")
+        self._group.create_task(coroutine)
 
     async def _run(self) -> None:
-        finished = False
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                finished = await self._step(finished)
-            except Exception:  # a bug here must cost this step, never the call
-                log.exception("speaker %s: audio step failed", self.stream.speaker.value)
-                self._pending_audio.clear()
-                finished = finished or self._closing  # a closing call must still end
-            if finished and not self._decoding and not self._pending_audio:
-                return
+        """Steps until the call is over and its last finals are published; the group
+        then waits for the speech translations still out."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            finished = False
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                try:
+                    finished = await self._step(finished)
+                except Exception:  # a bug here must cost this step, never the call
+                    log.exception("speaker %s: audio step failed", self.stream.speaker.value)
+                    self._pending_audio.clear()
+                    finished = finished or self._closing  # a closing call must still end
+                if finished and not self._decoding and not self._pending_audio:
+                    break
+        self._group = None
 
     async def _step(self, finished: bool) -> bool:
         """Feeds new audio, publishes decode results, starts the next decode."""
@@ -168,7 +189,8 @@ class SpeakerWorker:
         return finished
 
     def _update_room(self) -> None:
-        backlog_s = self.stream.undecoded_s + sum(len(a) for a in self._pending_audio) / 16_000
+        pending_s = sum(len(a) for a in self._pending_audio) / MODEL_SAMPLE_RATE_HZ
+        backlog_s = self.stream.undecoded_s + pending_s
         if backlog_s > self._voice.max_backlog_s:
             self._has_room.clear()
         else:
@@ -178,7 +200,7 @@ class SpeakerWorker:
         """Seconds since the audio at call time `t_end` arrived."""
         index = bisect.bisect_left(self._arrivals, (t_end, 0.0))
         arrived = self._arrivals[min(index, len(self._arrivals) - 1)][1] if self._arrivals else 0
-        return time.monotonic() - arrived
+        return self._clock.monotonic() - arrived
 
     def _drain_results(self) -> list[tuple[DecodeJob, Hypothesis | None]]:
         results, self._results = self._results, []
@@ -191,15 +213,19 @@ class SpeakerWorker:
         if job is None:
             return
         self._decoding = True
-        asyncio.get_running_loop().create_task(self._decode(job))
+        self._spawn(self._decode(job))
 
     async def _decode(self, job: DecodeJob) -> None:
+        hypothesis: Hypothesis | None = None
         try:
-            hypothesis = await self._voice.scheduler.decode(job, job.language)
+            hypothesis = await self._voice.scheduler.decode(job)
+        except Exception:  # the scheduler resolves every request; this is a last resort
+            log.exception("speaker %s: decode failed", self.stream.speaker.value)
         finally:
+            # the stream hears about every job, even a failed one (None: nothing decoded)
             self._decoding = False
-        self._results.append((job, hypothesis))
-        self._wake.set()
+            self._results.append((job, hypothesis))
+            self._wake.set()
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,11 +49,10 @@ from streams.protocols.base import (
     parse_speaker,
     validate_call_id,
 )
-from voice.audio import AudioFormat, Encoding
+from voice.audio import MODEL_SAMPLE_RATE_HZ, AudioFormat, Encoding
 
 log = logging.getLogger(__name__)
 
-RATE_HZ = 16_000  # what the tracks are resampled to before they reach the call
 DEFAULT_SPEAKERS = (Speaker.CUSTOMER, Speaker.AGENT)
 
 
@@ -75,7 +74,7 @@ def parse_offer(text: str) -> tuple[CallStart, str]:
     metadata = message.get("metadata") or {}
     start = CallStart(
         call_id=validate_call_id(message.get("call_id")),
-        audio_format=AudioFormat(Encoding.PCM16, RATE_HZ, 1),
+        audio_format=AudioFormat(Encoding.PCM16, MODEL_SAMPLE_RATE_HZ, 1),
         channel_speakers=tuple(parse_speaker(n) for n in names),
         language=message.get("language") or None,
         agent_language=message.get("agent_language") or None,
@@ -118,7 +117,7 @@ class WebRtcPeer:
         self._pumps.append(asyncio.get_running_loop().create_task(self._pump(track, speaker)))
 
     async def _pump(self, track: MediaStreamTrack, speaker: Speaker) -> None:
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE_HZ)
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=MODEL_SAMPLE_RATE_HZ)
         while True:
             try:
                 frame = await track.recv()

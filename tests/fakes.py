@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 
 import numpy as np
 
 from contract.events import Word
-from voice.decoding import Hypothesis, Segment
+from voice.audio import MODEL_SAMPLE_RATE_HZ
+from voice.clock import ManualClock
+from voice.decoding import DecodeRequest, Hypothesis, Segment
 from voice.vad import VAD_FRAME_SAMPLES
+
+_HOLD_LIMIT_S = 10.0  # a held decode gives up after this: a failed test must not hang
 
 
 class EnergyVad:
@@ -41,35 +46,60 @@ def hypothesis(
 
 
 class ScriptedDecoder:
-    """Answers each decode with `respond(audio_seconds, is_timed)`; records what it was asked."""
+    """Answers each decode with `respond(audio_seconds)`; records what it was asked.
 
-    def __init__(self, respond: Callable[[float], Hypothesis] | None = None, delay_s: float = 0.0):
+    Time, for tests of the logic around it: `hold()` makes decodes wait until
+    `release()`; with a `clock`, each decode takes `decode_s` of that clock's time.
+    `delay_s` makes each decode take real time instead.
+    """
+
+    def __init__(
+        self,
+        respond: Callable[[float], Hypothesis] | None = None,
+        delay_s: float = 0.0,
+        *,
+        clock: ManualClock | None = None,
+        decode_s: float = 0.0,
+    ) -> None:
         self.respond = respond or (lambda seconds: hypothesis("hello there"))
         self.delay = threading.Event()
         self.delay_s = delay_s
-        self.calls: list[float] = []
+        self.clock = clock
+        self.decode_s = decode_s
+        self.calls: list[float] = []  # audio seconds of each request, in the order decoded
+        self.requests: list[DecodeRequest] = []
+        self._open = threading.Event()
+        self._open.set()
 
-    def decode(
-        self,
-        audio: np.ndarray,
-        *,
-        language: str | None,
-        prompt: str = "",
-        word_timestamps: bool = False,
-        final: bool = True,
-        busy: bool = False,
-        task: str = "transcribe",
-    ) -> Hypothesis:
-        self.calls.append(len(audio) / 16_000)
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def decode(self, request: DecodeRequest) -> Hypothesis:
+        self.requests.append(request)
+        self.calls.append(request.audio_s)
+        if not self._open.wait(_HOLD_LIMIT_S):
+            raise TimeoutError("a held decode was never released")
         if self.delay_s:
             self.delay.wait(self.delay_s)
-        return self.respond(len(audio) / 16_000)
+        if self.clock is not None:
+            self.clock.advance(self.decode_s)
+        return self.respond(request.audio_s)
 
 
-def tone(seconds: float, amplitude: float = 0.3, rate: int = 16_000) -> np.ndarray:
+async def until(condition: Callable[[], bool], limit_s: float = 5.0) -> None:
+    """Lets the loop (and worker threads) run until `condition()` holds."""
+    async with asyncio.timeout(limit_s):
+        while not condition():  # noqa: ASYNC110 (worker threads change it: nothing to await)
+            await asyncio.sleep(0.005)
+
+
+def tone(seconds: float, amplitude: float = 0.3, rate: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
 
 
-def silence(seconds: float, rate: int = 16_000) -> np.ndarray:
+def silence(seconds: float, rate: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     return np.zeros(int(seconds * rate), dtype=np.float32)

@@ -89,7 +89,8 @@ class Resampler:
         samples = samples_int16.astype(np.float32) / _PCM16_SCALE
         if self._stream is None:
             return samples
-        return self._stream.resample_chunk(samples, last=last)
+        resampled: np.ndarray = self._stream.resample_chunk(samples, last=last)
+        return resampled
 
 
 def to_ulaw(samples: np.ndarray) -> bytes:

@@ -1,13 +1,40 @@
-"""What a decode returns, and the interface every decoder (real or fake) offers."""
+"""What a decode is asked and what it returns, and the interface every decoder (real
+or fake) offers."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from contract.events import Word
+from voice.audio import MODEL_SAMPLE_RATE_HZ
+
+
+class DecodeTask(enum.StrEnum):
+    TRANSCRIBE = "transcribe"
+    TRANSLATE = "translate"  # Whisper's speech translation into English (multilingual models)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DecodeRequest:
+    """One utterance (or the start of one) to decode, and how.
+
+    Built from a `voice.online.DecodeJob` by `DecodeJob.request`, in one place."""
+
+    audio: np.ndarray  # mono float32 at MODEL_SAMPLE_RATE_HZ, at most 30 s
+    language: str | None  # None: the model identifies the language
+    prompt: str = ""  # the speaker's latest final words: context for the model
+    word_timestamps: bool = False
+    final: bool = True  # False: a partial, shown while the utterance goes on
+    busy: bool = False  # the machine is behind: the decoder may trade accuracy for speed
+    task: DecodeTask = DecodeTask.TRANSCRIBE
+
+    @property
+    def audio_s(self) -> float:
+        return len(self.audio) / MODEL_SAMPLE_RATE_HZ
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +53,6 @@ class Hypothesis:
 
 
 class Decoder(Protocol):
-    def decode(
-        self,
-        audio: np.ndarray,
-        *,
-        language: str | None,
-        prompt: str = "",
-        word_timestamps: bool = False,
-        final: bool = True,
-        busy: bool = False,
-        task: str = "transcribe",  # "translate": into English (multilingual models only)
-    ) -> Hypothesis: ...
+    def decode(self, request: DecodeRequest) -> Hypothesis:
+        """Blocking; called on a worker thread, never on the event loop."""
+        ...

@@ -1,6 +1,6 @@
 """Streaming recognition for one speaker, as a caller-driven state machine.
 
-    stream.push_audio(samples)      # 16 kHz float32; runs Silero VAD
+    stream.push_audio(samples)      # float32 at MODEL_SAMPLE_RATE_HZ; runs Silero VAD
     job = stream.next_job()         # a DecodeJob to run on the model, or None
     updates = stream.apply(job, hypothesis)
     stream.finish()                 # call over: close the open utterance
@@ -24,11 +24,11 @@ import numpy as np
 
 from contract.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate, Word
 from voice.agreement import comparable, stable_words
-from voice.decoding import Hypothesis, Segment
+from voice.audio import MODEL_SAMPLE_RATE_HZ
+from voice.decoding import DecodeRequest, DecodeTask, Hypothesis, Segment
 from voice.prosody import measure_prosody
 from voice.vad import VAD_FRAME_SAMPLES, SpeechEnd, SpeechSegmenter, SpeechStart, VadOptions
 
-SAMPLE_RATE_HZ = 16_000
 AUTO_LANGUAGE = "auto"  # the call's language is identified from the speech
 _PROMPT_MAX_CHARS = 200  # Whisper's prompt window is small; keep the latest words only
 # Whisper's favourite inventions on noise. Dropped only when the decode itself is unsure,
@@ -76,11 +76,27 @@ class DecodeJob:
     speech_start_s: float  # where VAD heard speech begin and end: the text's times
     speech_end_s: float  # when the decode gives no word times
     language: str | None = None  # None: the model detects it (language identification)
-    task: str = "transcribe"  # or "translate": Whisper's speech translation into English
+    task: DecodeTask = DecodeTask.TRANSCRIBE
+
+    @property
+    def audio_s(self) -> float:
+        return len(self.audio) / MODEL_SAMPLE_RATE_HZ
 
     @property
     def t_end(self) -> float:
-        return self.t_start + len(self.audio) / SAMPLE_RATE_HZ
+        return self.t_start + self.audio_s
+
+    def request(self, *, busy: bool = False) -> DecodeRequest:
+        """What the decoder is asked; `busy`: the machine is behind (cheaper finals too)."""
+        return DecodeRequest(
+            audio=self.audio,
+            language=self.language,
+            prompt=self.prompt,
+            word_timestamps=self.word_timestamps,
+            final=self.is_final,
+            busy=busy,
+            task=self.task,
+        )
 
 
 class SpeechProbabilities(Protocol):
@@ -88,10 +104,10 @@ class SpeechProbabilities(Protocol):
 
 
 class _AudioBuffer:
-    """16 kHz samples from absolute index `start` to `end`; old audio is discarded."""
+    """Model-rate samples from absolute index `start` to `end`; old audio is discarded."""
 
     def __init__(self) -> None:
-        self._data = np.zeros(SAMPLE_RATE_HZ * 4, dtype=np.float32)
+        self._data = np.zeros(MODEL_SAMPLE_RATE_HZ * 4, dtype=np.float32)
         self.start = 0
         self.end = 0
 
@@ -142,7 +158,7 @@ class SpeakerStream:
         self._heard_language = ""  # the latest detection, shown while undecided
         self._options = options or StreamingOptions()
         self._vad = vad
-        self._segmenter = SpeechSegmenter(self._options.vad, SAMPLE_RATE_HZ)
+        self._segmenter = SpeechSegmenter(self._options.vad, MODEL_SAMPLE_RATE_HZ)
         self._t0_s = t0_s
         self._audio = _AudioBuffer()
         self._vad_until = 0
@@ -150,7 +166,7 @@ class SpeakerStream:
         self._utterance_count = 0
         self._finals: deque[DecodeJob] = deque()
         self._job_out = False
-        self._pad = round(self._options.vad.speech_pad_s * SAMPLE_RATE_HZ)
+        self._pad = round(self._options.vad.speech_pad_s * MODEL_SAMPLE_RATE_HZ)
         self._context = ""  # this speaker's latest final words: the next utterance's prompt
 
     # --- audio in -----------------------------------------------------------------
@@ -162,7 +178,7 @@ class SpeakerStream:
     @property
     def audio_s(self) -> float:
         """Seconds of this speaker's audio received so far."""
-        return self._audio.end / SAMPLE_RATE_HZ
+        return self._audio.end / MODEL_SAMPLE_RATE_HZ
 
     def push_audio(self, samples: np.ndarray) -> None:
         self._audio.append(samples.astype(np.float32, copy=False))
@@ -202,7 +218,7 @@ class SpeakerStream:
         utterance, self._utterance = self._utterance, None
         if utterance is None:
             return
-        if event.speech_samples < self._options.vad.min_speech_s * SAMPLE_RATE_HZ:
+        if event.speech_samples < self._options.vad.min_speech_s * MODEL_SAMPLE_RATE_HZ:
             return  # a click or a breath, not speech
         end = self._audio.end if closing else min(event.sample + self._pad, self._audio.end)
         if end > utterance.commit:
@@ -238,7 +254,7 @@ class SpeakerStream:
             start = self._utterance.commit
         else:
             start = self._vad_until
-        return (self._audio.end - start) / SAMPLE_RATE_HZ
+        return (self._audio.end - start) / MODEL_SAMPLE_RATE_HZ
 
     def _partial_or_forced_job(self, partial_backoff: float) -> DecodeJob | None:
         utterance = self._utterance
@@ -246,14 +262,14 @@ class SpeakerStream:
             return None
         now = self._vad_until  # decode only audio VAD has already judged
         heard = now - utterance.commit
-        if heard >= self._options.max_utterance_s * SAMPLE_RATE_HZ:
+        if heard >= self._options.max_utterance_s * MODEL_SAMPLE_RATE_HZ:
             job = self._job(utterance, now, is_final=True)
             utterance.commit = utterance.decoded_until = utterance.speech_start = now
             utterance.previous_words = ()
             return job
         fresh = now - utterance.decoded_until
-        if heard < self._options.min_partial_audio_s * SAMPLE_RATE_HZ or (
-            fresh < self._options.partial_interval_s * partial_backoff * SAMPLE_RATE_HZ
+        if heard < self._options.min_partial_audio_s * MODEL_SAMPLE_RATE_HZ or (
+            fresh < self._options.partial_interval_s * partial_backoff * MODEL_SAMPLE_RATE_HZ
         ):
             return None
         utterance.decoded_until = now
@@ -264,7 +280,8 @@ class SpeakerStream:
     ) -> DecodeJob:
         # Word times only where LocalAgreement needs a place to cut: on short clips
         # Whisper's timestamp mode loops and invents endings ("1. 1. 1.", "Thank you.").
-        long_enough = (end - utterance.commit) >= self._options.commit_after_s * SAMPLE_RATE_HZ
+        commit_after = self._options.commit_after_s * MODEL_SAMPLE_RATE_HZ
+        long_enough = end - utterance.commit >= commit_after
         return DecodeJob(
             language=self._decode_language(is_final),
             audio=self._audio.slice(utterance.commit, end),
@@ -280,7 +297,7 @@ class SpeakerStream:
     def apply(self, job: DecodeJob, hypothesis: Hypothesis | None) -> list[TranscriptUpdate]:
         """Turns a decode result into transcript updates. `None` means the decode was dropped."""
         self._job_out = False
-        heard_s = len(job.audio) / SAMPLE_RATE_HZ
+        heard_s = job.audio_s
         if hypothesis is not None and job.language is None and self._auto_language:
             self._identify(hypothesis, enough=job.is_final or heard_s >= 1.5)
         speech = [s for s in (hypothesis.segments if hypothesis else ()) if self._is_speech(s)]
@@ -352,7 +369,7 @@ class SpeakerStream:
 
     @staticmethod
     def _offset(job: DecodeJob, t: float) -> int:
-        return max(0, round((t - job.t_start) * SAMPLE_RATE_HZ))
+        return max(0, round((t - job.t_start) * MODEL_SAMPLE_RATE_HZ))
 
     def _absolute_words(self, job: DecodeJob, segments: list[Segment]) -> tuple[Word, ...]:
         if not any(s.words for s in segments):  # decoded without timestamps: text only
@@ -408,7 +425,7 @@ class SpeakerStream:
         return not (text in _HALLUCINATIONS and segment.avg_logprob < options.unsure_avg_logprob)
 
     def _seconds(self, sample: int) -> float:
-        return self._t0_s + sample / SAMPLE_RATE_HZ
+        return self._t0_s + sample / MODEL_SAMPLE_RATE_HZ
 
     def _samples(self, seconds: float) -> int:
-        return round((seconds - self._t0_s) * SAMPLE_RATE_HZ)
+        return round((seconds - self._t0_s) * MODEL_SAMPLE_RATE_HZ)

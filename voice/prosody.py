@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from contract.events import Prosody
+from voice.audio import MODEL_SAMPLE_RATE_HZ
 
-SAMPLE_RATE_HZ = 16_000
 FRAME_S = 0.040  # long enough for two periods of a 60 Hz voice
 HOP_S = 0.020
 MIN_PITCH_HZ = 60.0
@@ -22,7 +22,9 @@ SILENCE_DBFS = -60.0  # quieter than this is no speech at all
 VOICED_MIN_CORRELATION = 0.45  # normalised autocorrelation peak of a periodic frame
 
 
-def measure_prosody(samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -> Prosody | None:
+def measure_prosody(
+    samples: np.ndarray, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ
+) -> Prosody | None:
     """Loudness (dBFS of active frames), median pitch and voiced seconds; None if silent."""
     frame, hop = round(FRAME_S * sample_rate_hz), round(HOP_S * sample_rate_hz)
     if len(samples) < frame:
@@ -45,7 +47,8 @@ def measure_prosody(samples: np.ndarray, sample_rate_hz: int = SAMPLE_RATE_HZ) -
 def _frames(samples: np.ndarray, frame: int, hop: int) -> np.ndarray:
     count = 1 + (len(samples) - frame) // hop
     index = np.arange(frame)[None, :] + hop * np.arange(count)[:, None]
-    return samples[index]
+    frames: np.ndarray = samples[index]
+    return frames
 
 
 def _pitch_hz(frames: np.ndarray, sample_rate_hz: int) -> np.ndarray:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voice.audio import MODEL_SAMPLE_RATE_HZ
+
 VAD_FRAME_SAMPLES = 512  # Silero's window at 16 kHz: 32 ms
 
 
@@ -39,7 +41,7 @@ VadEvent = SpeechStart | SpeechEnd
 class SpeechSegmenter:
     """Turns a stream of frame probabilities into SpeechStart/SpeechEnd events."""
 
-    def __init__(self, options: VadOptions, sample_rate_hz: int = 16_000) -> None:
+    def __init__(self, options: VadOptions, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> None:
         self._options = options
         self._min_silence_frames = max(
             1, round(options.min_silence_s * sample_rate_hz / VAD_FRAME_SAMPLES)

@@ -1,7 +1,9 @@
 """The only module that imports faster_whisper: Whisper decoding and Silero VAD.
 
 Both run on worker threads; nothing here is async. One `WhisperEngine` (one
-loaded model) serves every call in the process.
+loaded model) serves every call in the process. Importing this module changes
+nothing in faster_whisper: the first `WhisperEngine` fits its encoder windows
+(see below). `WhisperOptions` lives in `voice.options`; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import faster_whisper.transcribe as fw_transcribe
 import numpy as np
@@ -20,55 +21,57 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.vad import get_vad_model
 
 from contract.events import Word
-from voice.decoding import Hypothesis, Segment
+from voice.decoding import DecodeRequest, DecodeTask, Hypothesis, Segment
 from voice.errors import ModelError
 from voice.models import resolve_model_dir
+from voice.options import WhisperOptions
 from voice.vad import VAD_FRAME_SAMPLES
+
+__all__ = ["LanguageRouter", "SileroVad", "WhisperEngine", "WhisperOptions"]
 
 log = logging.getLogger(__name__)
 
 _WHISPER_WINDOW_FRAMES = 3000  # 30 s of 10 ms mel frames: what Whisper was trained on
 _WINDOW_STEP_FRAMES = 500  # fitted windows grow in 5 s steps
 _MIN_WINDOW_FRAMES = 1000  # never encode less than 10 s: shorter windows lose accuracy
-_VAD_CONTEXT_SAMPLES = 64
+_VAD_CONTEXT_SAMPLES = 64  # Silero v6 looks at the previous 64 samples of each window
 # A streaming decode must take bounded time: no temperature fallback (up to six
 # re-decodes of a hard utterance) and no more tokens than speech can hold.
 _MAX_TOKENS_PER_S = 8  # fast speech is ~4 tokens/s
-_MIN_MAX_TOKENS = 24  # Silero v6 looks at the previous 64 samples of each window
-
-
-@dataclass(frozen=True, slots=True)
-class WhisperOptions:
-    model: str = "tiny.en"  # a packaged model name or a CTranslate2 model directory
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
-    compute_type: str = "int8"  # e.g. "int8", "int8_float16", "float16"
-    cpu_threads: int = 0  # threads per decode; 0 lets CTranslate2 use every core
-    beam_size: int = 1  # 1 = greedy; 5 is more accurate and about 2x slower
-    # Encode about the utterance, not a padded 30 s window: 2-6x faster decodes.
-    # Short finals lose some confidence that way, so finals keep the full window
-    # unless the scheduler says the machine is busy.
-    fit_window_partials: bool = True
-    fit_window_finals: bool = False
-    # Speech in other languages goes to this model ("" = none: everything is English).
-    multilingual_model: str = "base"
+_MIN_MAX_TOKENS = 24
 
 
 # --- encoder window fitting -------------------------------------------------------
 # faster-whisper pads every window to 30 s before encoding, so 1 s of speech costs
 # as much as 30 s. The encoder accepts shorter inputs; fitting the window to the
 # utterance (>= 10 s) halves decode time at equal WER on the eval set (see README).
+# faster-whisper 1.2.1 offers no supported way: `transcribe(chunk_length=...)` changes
+# the shared feature extractor (not thread-safe) and `generate_segments` still pads
+# every window to 3000 frames with `pad_or_trim(segment)`. So the module global
+# `faster_whisper.transcribe.pad_or_trim` is replaced, once, by the first engine;
+# the replacement pads as before unless this thread is inside `_fitted_window(True)`.
+# tests/voice/test_whisper_patch.py checks that this still applies to the pinned version.
 _fitted = threading.local()
+_patch_lock = threading.Lock()
 
 
-def _pad_to_fitted_window(array: np.ndarray, length: int = 3000, *, axis: int = -1) -> np.ndarray:
+def _pad_to_fitted_window(
+    array: np.ndarray, length: int = _WHISPER_WINDOW_FRAMES, *, axis: int = -1
+) -> np.ndarray:
     if getattr(_fitted, "enabled", False) and length == _WHISPER_WINDOW_FRAMES:
         content = array.shape[axis]
         steps = -(-(content + 100) // _WINDOW_STEP_FRAMES)  # ceil, with 1 s of headroom
         length = min(_WHISPER_WINDOW_FRAMES, max(_MIN_WINDOW_FRAMES, steps * _WINDOW_STEP_FRAMES))
-    return pad_or_trim(array, length, axis=axis)
+    padded: np.ndarray = pad_or_trim(array, length, axis=axis)
+    return padded
 
 
-fw_transcribe.pad_or_trim = _pad_to_fitted_window
+def _install_fitted_windows() -> None:
+    """Routes faster-whisper's window padding through `_pad_to_fitted_window`: idempotent
+    and thread-safe (two engines may load at once)."""
+    with _patch_lock:
+        if fw_transcribe.pad_or_trim is not _pad_to_fitted_window:
+            fw_transcribe.pad_or_trim = _pad_to_fitted_window
 
 
 @contextmanager
@@ -85,6 +88,7 @@ class WhisperEngine:
 
     def __init__(self, options: WhisperOptions) -> None:
         self.options = options
+        _install_fitted_windows()
         model_dir = resolve_model_dir(options.model)
         try:
             self._model = WhisperModel(
@@ -104,35 +108,29 @@ class WhisperEngine:
     def multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
 
-    def decode(
-        self,
-        audio: np.ndarray,
-        *,
-        language: str | None,
-        prompt: str = "",
-        word_timestamps: bool = False,
-        final: bool = True,
-        busy: bool = False,
-        task: str = "transcribe",
-    ) -> Hypothesis:
+    def decode(self, request: DecodeRequest) -> Hypothesis:
         """Transcribes (or translates into English) one utterance of at most 30 s."""
         options = self.options
-        fit = (options.fit_window_finals or busy) if final else options.fit_window_partials
+        if request.final:
+            fit = options.fit_window_finals or request.busy
+        else:
+            fit = options.fit_window_partials
+        translate = request.task is DecodeTask.TRANSLATE
         with _fitted_window(fit):
             segments, info = self._model.transcribe(
-                audio,
-                language=language if self.multilingual else "en",
-                task=task if self.multilingual else "transcribe",
+                request.audio,
+                language=request.language if self.multilingual else "en",
+                task=request.task.value if self.multilingual else DecodeTask.TRANSCRIBE.value,
                 # speech translation with small models loops ("my garden garden garden")
-                no_repeat_ngram_size=3 if task == "translate" else 0,
-                beam_size=self.options.beam_size,
-                initial_prompt=prompt or None,
+                no_repeat_ngram_size=3 if translate else 0,
+                beam_size=options.beam_size,
+                initial_prompt=request.prompt or None,
                 condition_on_previous_text=False,
-                word_timestamps=word_timestamps,
-                without_timestamps=not word_timestamps,
+                word_timestamps=request.word_timestamps,
+                without_timestamps=not request.word_timestamps,
                 vad_filter=False,  # our own streaming VAD already cut the utterance
                 temperature=0.0,
-                max_new_tokens=_max_tokens(len(audio) / 16_000),
+                max_new_tokens=_max_tokens(request.audio_s),
             )
             segments = list(segments)  # the generator decodes lazily: finish it on this thread
         return Hypothesis(
@@ -220,29 +218,11 @@ class LanguageRouter:
     def multilingual(self) -> bool:
         return self._multilingual_engine() is not None
 
-    def decode(
-        self,
-        audio: np.ndarray,
-        *,
-        language: str | None,
-        prompt: str = "",
-        word_timestamps: bool = False,
-        final: bool = True,
-        busy: bool = False,
-        task: str = "transcribe",
-    ) -> Hypothesis:
+    def decode(self, request: DecodeRequest) -> Hypothesis:
         engine = self.english
-        if language != "en" or task != "transcribe":
+        if request.language != "en" or request.task is not DecodeTask.TRANSCRIBE:
             engine = self._multilingual_engine() or self.english
-        return engine.decode(
-            audio,
-            language=language,
-            prompt=prompt,
-            word_timestamps=word_timestamps,
-            final=final,
-            busy=busy,
-            task=task,
-        )
+        return engine.decode(request)
 
     def transcribe_offline(self, audio: np.ndarray) -> str:
         return self.english.transcribe_offline(audio)

@@ -1,19 +1,27 @@
-"""CallAssist: order, off-loop execution, and a failing step that costs nothing else."""
+"""CallAssist: order, off-loop execution, a failing step that costs nothing else, and
+latency on a ManualClock."""
 
 import threading
 
+from assist.session import AssistSession
 from contract.events import Sentiment, Speaker, Summary, TranscriptFinal
 from streams.assisting import CallAssist
+from voice.clock import ManualClock
 
 
 class FlakySession:
-    """Fails on the words "boom"; otherwise one sentiment event per final."""
+    """Fails on the words "boom"; otherwise one sentiment event per final. Each final
+    takes `step_s` of the clock's time."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ManualClock | None = None, step_s: float = 0.0) -> None:
         self.threads: set[int] = set()
+        self.clock = clock
+        self.step_s = step_s
 
     def on_final(self, final: TranscriptFinal) -> list:
         self.threads.add(threading.get_ident())
+        if self.clock is not None:
+            self.clock.advance(self.step_s)
         if final.text == "boom":
             raise RuntimeError("a bug in a detector")
         return [Sentiment(final.segment_id, Speaker.CUSTOMER, 0.0, 0.0, False, "", final.t_end)]
@@ -25,33 +33,39 @@ class FlakySession:
         return Summary(intent="general_inquiry")
 
 
+def as_session(fake: FlakySession) -> AssistSession:
+    return fake  # type: ignore[return-value]  # duck-typed: what CallAssist calls
+
+
 def final(k: int, text: str) -> TranscriptFinal:
     return TranscriptFinal(f"s{k}", Speaker.CUSTOMER, text, k, k + 1.0, "en", ())
 
 
 async def test_steps_run_in_order_off_the_loop_and_survive_a_failure():
-    session = FlakySession()
+    clock = ManualClock()
+    session = FlakySession(clock, step_s=0.25)
     published: list = []
     latencies: list[float] = []
-    assist = CallAssist("c1", session, published.append, latencies.append)  # type: ignore[arg-type]
+    assist = CallAssist("c1", as_session(session), published.append, latencies.append, clock)
     for k, text in enumerate(["one", "boom", "three", "four"]):
         assist.final(final(k, text))
     summary = await assist.close()
     assert [e.segment_id for e in published] == ["s0", "s2", "s3"]
     assert threading.get_ident() not in session.threads
     assert summary.intent == "general_inquiry"
-    assert len(latencies) == 3
+    # queued together, each 0.25 s of work: latency counts the wait behind the others
+    assert latencies == [0.25, 0.75, 1.0]
 
 
 async def test_ticks_are_spaced_by_call_audio_time():
     ticks: list[float] = []
 
-    class Clock(FlakySession):
+    class Ticking(FlakySession):
         def on_time(self, audio_s: float) -> list:
             ticks.append(audio_s)
             return []
 
-    assist = CallAssist("c2", Clock(), lambda e: None)  # type: ignore[arg-type]
+    assist = CallAssist("c2", as_session(Ticking()), lambda e: None)
     for audio_s in (0.2, 0.5, 1.1, 1.5, 2.3, 2.4):
         assist.tick(audio_s)
     await assist.close()

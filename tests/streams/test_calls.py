@@ -1,3 +1,6 @@
+"""Live calls on fakes: a failing step, backpressure, a failing scheduler, and final
+latency on a ManualClock."""
+
 import asyncio
 import json
 
@@ -9,10 +12,11 @@ from streams.calls import CallRegistry, CallRejected, CallSession, Voice
 from streams.hub import Hub
 from streams.protocols.base import AudioFrames, CallStart, CallStop
 from streams.store import Store
-from tests.fakes import EnergyVad, ScriptedDecoder, silence, tone
-from voice.audio import AudioFormat, Encoding
+from tests.fakes import EnergyVad, ScriptedDecoder, silence, tone, until
+from voice.audio import MODEL_SAMPLE_RATE_HZ, AudioFormat, Encoding
+from voice.clock import ManualClock
 from voice.online import StreamingOptions
-from voice.scheduler import DecodeScheduler
+from voice.scheduler import DecodeRecord, DecodeScheduler
 
 
 class FailsOnceVad(EnergyVad):
@@ -32,18 +36,31 @@ def frames(audio: np.ndarray) -> AudioFrames:
     return AudioFrames(pcm, (Speaker.CUSTOMER,))
 
 
-async def test_a_failing_audio_step_costs_that_audio_not_the_call(tmp_path):
+def call_start(call_id: str) -> CallStart:
+    return CallStart(
+        call_id, AudioFormat(Encoding.PCM16, MODEL_SAMPLE_RATE_HZ, 1), (Speaker.CUSTOMER,)
+    )
+
+
+def utterance() -> np.ndarray:
+    return np.concatenate([tone(0.5), silence(0.6)])
+
+
+def stored_types(store: Store, call_id: str) -> list[str]:
+    return [json.loads(body)["type"] for _, body in store.events_after(call_id, 0)]
+
+
+async def test_a_failing_audio_step_costs_that_audio_not_the_call(tmp_path, caplog):
     store = Store(tmp_path / "calls.sqlite3")
     hub = Hub(store)
     scheduler = DecodeScheduler(ScriptedDecoder())
     voice = Voice(scheduler, FailsOnceVad, StreamingOptions())
-    start = CallStart("c1", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
-    session = CallSession(start, Protocol.NATIVE, hub, voice, "en")
+    session = CallSession(call_start("c1"), Protocol.NATIVE, hub, voice, "en")
     session.feed(frames(silence(0.2)))
-    await asyncio.sleep(0.2)  # the first step fails here
+    await until(lambda: "audio step failed" in caplog.text)  # the first step fails here
     session.feed(frames(np.concatenate([tone(1.0), silence(1.0)])))
     await session.close(CallStop(EndReason.STOP))
-    events = [json.loads(body)["type"] for _, body in store.events_after("c1", 0)]
+    events = stored_types(store, "c1")
     assert events[0] == "call.started" and events[-1] == "call.ended"
     assert "transcript.final" in events
     scheduler.close()
@@ -53,19 +70,62 @@ async def test_a_failing_audio_step_costs_that_audio_not_the_call(tmp_path):
 async def test_backed_up_finals_hold_the_platform_back(tmp_path):
     store = Store(tmp_path / "calls.sqlite3")
     hub = Hub(store)
-    scheduler = DecodeScheduler(ScriptedDecoder(delay_s=0.3))
+    decoder = ScriptedDecoder()
+    decoder.hold()  # the model is busy until released
+    scheduler = DecodeScheduler(decoder)
     voice = Voice(scheduler, EnergyVad, StreamingOptions(), max_backlog_s=2.0)
-    start = CallStart("c2", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
-    session = CallSession(start, Protocol.NATIVE, hub, voice, "en")
+    session = CallSession(call_start("c2"), Protocol.NATIVE, hub, voice, "en")
     for _ in range(5):  # five short utterances arrive at once
-        session.feed(frames(np.concatenate([tone(0.5), silence(0.6)])))
-    await asyncio.sleep(0.1)
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(session.room(), 0.2)  # finals are queued: stop reading
-    await asyncio.wait_for(session.room(), 5)  # they drain, reading resumes
+        session.feed(frames(utterance()))
+    room = asyncio.ensure_future(session.room())
+    await asyncio.sleep(0.1)  # the worker cuts the utterances; their finals wait for the model
+    assert not room.done()  # finals are queued: stop reading
+    decoder.release()
+    await asyncio.wait_for(room, 5)  # they drain, reading resumes
     await session.close(CallStop(EndReason.STOP))
     finals = [b for _, b in store.events_after("c2", 0) if '"transcript.final"' in b]
     assert len(finals) == 5  # nothing was dropped
+    scheduler.close()
+    store.close()
+
+
+async def test_a_failing_scheduler_costs_one_final_and_the_call_still_ends(tmp_path, caplog):
+    failures = iter([RuntimeError("a bug in the metrics")])
+
+    def observer(record: DecodeRecord) -> None:
+        if record.final and (error := next(failures, None)) is not None:
+            raise error
+
+    store = Store(tmp_path / "calls.sqlite3")
+    scheduler = DecodeScheduler(ScriptedDecoder(), observer=observer)
+    voice = Voice(scheduler, EnergyVad, StreamingOptions())  # final_timeout_s: 120 s
+    session = CallSession(call_start("c4"), Protocol.NATIVE, Hub(store), voice, "en")
+    for _ in range(3):
+        session.feed(frames(utterance()))
+    async with asyncio.timeout(5):  # promptly: no speaker waits for a lost decode
+        await session.close(CallStop(EndReason.STOP))
+    events = stored_types(store, "c4")
+    assert events.count("transcript.final") == 2  # the other finals are all there
+    assert events[-1] == "call.ended"
+    assert "decode bookkeeping failed" in caplog.text
+    scheduler.close()
+    store.close()
+
+
+async def test_final_latency_runs_from_the_arrival_of_the_final_words(tmp_path):
+    clock = ManualClock()
+    latencies: list[float] = []
+    store = Store(tmp_path / "calls.sqlite3")
+    scheduler = DecodeScheduler(ScriptedDecoder(clock=clock, decode_s=0.25), clock=clock)
+    voice = Voice(
+        scheduler, EnergyVad, StreamingOptions(), on_final_latency=latencies.append, clock=clock
+    )
+    session = CallSession(call_start("c5"), Protocol.NATIVE, Hub(store), voice, "en")
+    session.feed(frames(tone(1.0)))  # "hello there", in its first 0.6 s
+    clock.advance(2.0)
+    session.feed(frames(silence(1.0)))  # the pause that ends the utterance, 2 s later
+    await session.close(CallStop(EndReason.STOP))
+    assert latencies == [2.25]  # the wait for the pause, then a 0.25 s decode
     scheduler.close()
     store.close()
 
@@ -77,8 +137,7 @@ def test_an_overloaded_recogniser_refuses_new_calls(tmp_path):
     hub = Hub(Store(tmp_path / "calls.sqlite3"))
     voice = Voice(Overloaded(), EnergyVad, StreamingOptions())  # type: ignore[arg-type]
     registry = CallRegistry(hub, voice, "en")
-    start = CallStart("c3", AudioFormat(Encoding.PCM16, 16000, 1), (Speaker.CUSTOMER,))
     with pytest.raises(CallRejected) as refused:
-        registry.open(start, Protocol.NATIVE)
+        registry.open(call_start("c3"), Protocol.NATIVE)
     assert refused.value.code == "busy"
     assert hub.store.call_row("c3") is None  # nothing stored for a refused call

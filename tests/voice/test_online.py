@@ -5,8 +5,9 @@ import pytest
 
 from contract.events import Speaker, TranscriptFinal, TranscriptPartial, TranscriptUpdate
 from tests.fakes import EnergyVad, ScriptedDecoder, hypothesis, silence, tone
-from voice.decoding import Hypothesis, Segment
-from voice.online import SpeakerStream, StreamingOptions
+from voice.audio import MODEL_SAMPLE_RATE_HZ
+from voice.decoding import DecodeRequest, DecodeTask, Hypothesis, Segment
+from voice.online import DecodeJob, SpeakerStream, StreamingOptions
 
 
 def run(
@@ -17,7 +18,7 @@ def run(
 
     def drain() -> None:
         while (job := stream.next_job()) is not None:
-            result = decoder.decode(job.audio, language="en", word_timestamps=job.word_timestamps)
+            result = decoder.decode(job.request())
             updates.extend(stream.apply(job, result))
 
     for i in range(0, len(audio), 320):
@@ -132,7 +133,7 @@ def test_audio_buffer_stays_bounded_over_long_silence():
     for _ in range(600):  # 10 minutes of silence in 1 s chunks
         stream.push_audio(silence(1.0))
     assert stream.audio_s == pytest.approx(600.0)
-    assert stream._audio.end - stream._audio.start < 16_000  # only the pre-roll is kept
+    assert stream._audio.end - stream._audio.start < MODEL_SAMPLE_RATE_HZ  # only the pre-roll
 
 
 def test_partial_backoff_spaces_partials_out():
@@ -176,3 +177,18 @@ def test_auto_language_is_identified_then_rechecked_and_followed():
     assert asked[0] is None and "de" in asked  # identified once, then decoded as German
     assert None in asked[1:]  # rechecked later
     assert finals[-1].language == "en"  # and the switch was followed
+
+
+def test_a_job_asks_the_decoder_with_one_request():
+    audio = tone(1.0)
+    job = DecodeJob(audio, 2.0, False, "earlier words", True, 3, 2.3, 2.9, language="de")
+    request = job.request(busy=True)
+    assert isinstance(request, DecodeRequest) and request.audio is audio
+    assert (request.language, request.prompt, request.word_timestamps) == (
+        "de",
+        "earlier words",
+        True,
+    )
+    assert (request.final, request.busy, request.task) == (False, True, DecodeTask.TRANSCRIBE)
+    assert request.audio_s == job.audio_s == 1.0
+    assert job.t_end == 3.0
