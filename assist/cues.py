@@ -9,38 +9,69 @@ A rule is one of three kinds (see assist/data/rules.toml for the documented defa
 
 A rule fires at most once per call for the same cause (`agent_silence` re-arms
 when the agent speaks again), so supervisors never get the same alert twice.
+
+The file is read strictly (contract.settings): an unknown key, a wrong type, a kind,
+speaker or severity outside its enum, a bad pattern or a rule that could never fire
+is refused, naming the file and the key (`rule[2].speaker`, counting from 0).
 """
 
 from __future__ import annotations
 
+import enum
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from assist.embeddings import Embedder
 from assist.errors import CatalogError
-from contract.events import Severity
+from contract import settings
+from contract.events import Severity, Speaker
 
-KINDS = ("phrase", "sentiment_spike", "agent_silence")
+
+class RuleKind(enum.StrEnum):
+    PHRASE = "phrase"
+    SENTIMENT_SPIKE = "sentiment_spike"
+    AGENT_SILENCE = "agent_silence"
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One [[rule]] of a rules file, as documented at the top of assist/data/rules.toml."""
+
     name: str
-    kind: str
+    kind: RuleKind
     reason: str
     severity: Severity = Severity.MEDIUM
-    speaker: str = "customer"
-    patterns: tuple[re.Pattern[str], ...] = ()
+    speaker: Speaker = Speaker.CUSTOMER
+    patterns: tuple[re.Pattern[str], ...] = ()  # compiled case-insensitive
     examples: tuple[str, ...] = ()
     min_similarity: float = 0.7
     silence_s: float = 30.0
     handover: bool = True  # a cue on the agent's desktop
     alert: bool = True  # an alert to supervisors
     next_action: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("a rule needs a name")
+        if self.kind is RuleKind.PHRASE and not (self.patterns or self.examples):
+            raise ValueError(f"phrase rule {self.name!r} has no patterns and no examples")
+        if self.kind is not RuleKind.PHRASE and (self.patterns or self.examples):
+            raise ValueError(f"rule {self.name!r}: patterns and examples are for phrase rules")
+        if not 0.0 <= self.min_similarity <= 1.0:
+            raise ValueError(f"rule {self.name!r}: min_similarity must be within 0..1")
+        if self.silence_s <= 0:
+            raise ValueError(f"rule {self.name!r}: silence_s must be above 0")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesFile:
+    """A rules file: its [[rule]] tables."""
+
+    rule: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +92,11 @@ class RuleBook:
 
     @classmethod
     def load(cls, path: Path, embedder: Embedder | None) -> RuleBook:
-        try:
-            table = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise CatalogError(f"cannot read rules file {path}: {exc}") from None
-        return cls([_rule(entry, path) for entry in table.get("rule", [])], embedder)
+        """The rules in a TOML file; CatalogError naming the file and key when it is wrong."""
+        loaded = settings.load(path, RulesFile, error=CatalogError, dec_hook=_compile_patterns)
+        names = [rule.name for rule in loaded.rule]
+        settings.refuse_duplicates(names, source=str(path), key="rule", error=CatalogError)
+        return cls(list(loaded.rule), embedder)
 
     def match_phrase(self, rule: Rule, text: str, vector: np.ndarray | None) -> Firing | None:
         for pattern in rule.patterns:
@@ -98,33 +129,13 @@ class CueState:
         self.fired.discard(rule.name)
 
 
-def _rule(entry: dict[str, object], path: Path) -> Rule:
+def _compile_patterns(kind: type, value: Any) -> re.Pattern[str]:
+    """msgspec's hook for `Rule.patterns`: each string a case-insensitive expression."""
+    if kind is not re.Pattern and getattr(kind, "__origin__", None) is not re.Pattern:
+        raise NotImplementedError(kind)
+    if not isinstance(value, str):
+        raise TypeError(f"expected str, got {type(value).__name__}")
     try:
-        name, kind, reason = str(entry["name"]), str(entry["kind"]), str(entry["reason"])
-    except KeyError as exc:
-        raise CatalogError(f"{path}: a [[rule]] has no {exc}") from None
-    if kind not in KINDS:
-        raise CatalogError(f"{path}: rule {name!r} has kind {kind!r}; expected one of {KINDS}")
-    try:
-        patterns = tuple(re.compile(str(p), re.I) for p in _strings(entry.get("patterns")))
-        severity = Severity(str(entry.get("severity", "medium")))
-    except (re.error, ValueError) as exc:
-        raise CatalogError(f"{path}: rule {name!r}: {exc}") from None
-    return Rule(
-        name=name,
-        kind=kind,
-        reason=reason,
-        severity=severity,
-        speaker=str(entry.get("speaker", "customer")),
-        patterns=patterns,
-        examples=tuple(_strings(entry.get("examples"))),
-        min_similarity=float(entry.get("min_similarity", 0.7)),  # type: ignore[arg-type]
-        silence_s=float(entry.get("silence_s", 30.0)),  # type: ignore[arg-type]
-        handover=bool(entry.get("handover", True)),
-        alert=bool(entry.get("alert", True)),
-        next_action=str(entry.get("next_action", "")),
-    )
-
-
-def _strings(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list) else []
+        return re.compile(value, re.I)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None

@@ -10,24 +10,39 @@ intent takes over only when its evidence clearly leads.
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from assist.embeddings import Embedder
 from assist.errors import CatalogError
+from contract import settings
 from contract.events import IntentDetected
 
 
 @dataclass(frozen=True, slots=True)
 class Intent:
+    """One [[intent]] of an intents file, as documented at the top of assist/data/intents.toml."""
+
     name: str
-    description: str
-    examples: tuple[str, ...]
+    description: str = ""  # "" in a file: the name
+    examples: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     next_action: str = ""  # what the agent should do once this intent is clear
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("an intent needs a name")
+        if any(not k.strip() for k in self.keywords):
+            raise ValueError(f"intent {self.name!r} has an empty keyword")
+
+
+@dataclass(frozen=True, slots=True)
+class IntentsFile:
+    """An intents file: its [[intent]] tables."""
+
+    intent: tuple[Intent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,24 +76,14 @@ class IntentCatalog:
 
     @classmethod
     def load(cls, path: Path, embedder: Embedder | None) -> IntentCatalog:
-        try:
-            table = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise CatalogError(f"cannot read intent catalog {path}: {exc}") from None
-        intents = []
-        for entry in table.get("intent", []):
-            try:
-                intents.append(
-                    Intent(
-                        name=entry["name"],
-                        description=entry.get("description", entry["name"]),
-                        examples=tuple(entry.get("examples", ())),
-                        keywords=tuple(entry.get("keywords", ())),
-                        next_action=entry.get("next_action", ""),
-                    )
-                )
-            except KeyError as exc:
-                raise CatalogError(f"{path}: an [[intent]] has no {exc}") from None
+        """The intents in a TOML file, read strictly (contract.settings); CatalogError
+        naming the file and the key when it is wrong."""
+        loaded = settings.load(path, IntentsFile, error=CatalogError)
+        if not loaded.intent:
+            raise CatalogError.at(str(path), "intent", "the catalog needs at least one [[intent]]")
+        names = [intent.name for intent in loaded.intent]
+        settings.refuse_duplicates(names, source=str(path), key="intent", error=CatalogError)
+        intents = [replace(i, description=i.description or i.name) for i in loaded.intent]
         return cls(intents, embedder)
 
     def evidence(

@@ -1,4 +1,5 @@
-"""The `callassist` command: serve, play a recording into a running service, install models."""
+"""The `callassist` command: serve, play a recording into a running service, install models,
+write the event schema."""
 
 from __future__ import annotations
 
@@ -10,15 +11,47 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assist.errors import AssistError
-from streams.errors import StreamsError
+from contract.events import CallEnded, CallStarted, Event, TranscriptFinal, TranscriptPartial
+from contract.settings import SettingsError
+from streams.errors import ConfigError, StreamsError
 from voice.errors import VoiceError
+
+if TYPE_CHECKING:
+    from streams.config import Config
+
+LOG_LEVEL_VARIABLE = "CALLASSIST_LOG_LEVEL"
+LOG_FORMAT_VARIABLE = "CALLASSIST_LOG_FORMAT"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(os.environ)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args, os.environ)
+        if args.command == "play":
+            return asyncio.run(_play(args))
+        if args.command == "translate":
+            return _translate(args)
+        if args.command == "schema":
+            return _schema(args.root, check=args.check)
+        return _models(args.action)
+    except (StreamsError, VoiceError, AssistError, SettingsError) as exc:
+        print(f"callassist: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The command line; `environ` gives the log options' defaults."""
     parser = argparse.ArgumentParser(prog="callassist", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -28,11 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir")
     serve.add_argument("--model", help="tiny.en, base, or a CTranslate2 model directory")
-    serve.add_argument("--log-level", default=os.environ.get("CALLASSIST_LOG_LEVEL", "INFO"))
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=environ.get(LOG_LEVEL_VARIABLE, "INFO"),
+        help=f"default: ${LOG_LEVEL_VARIABLE}, else INFO",
+    )
     serve.add_argument(
         "--log-format",
-        choices=["text", "json"],
-        default=os.environ.get("CALLASSIST_LOG_FORMAT", "text"),
+        choices=LOG_FORMATS,
+        default=environ.get(LOG_FORMAT_VARIABLE, "text"),
         help="json: one JSON object a line, with call ids (never transcript text)",
     )
 
@@ -57,33 +96,46 @@ def main(argv: list[str] | None = None) -> int:
     )
     translate.add_argument("--packages-dir", default="", help="default: Argos's own")
 
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "play":
-            return asyncio.run(_play(args))
-        if args.command == "translate":
-            return _translate(args)
-        return _models(args.action)
-    except (StreamsError, VoiceError, AssistError) as exc:
-        print(f"callassist: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    schema = commands.add_parser(
+        "schema", help="write the event contract's JSON Schema and the pages' typedefs"
+    )
+    schema.add_argument(
+        "--root", type=Path, default=Path("."), help="the repository (default: this directory)"
+    )
+    schema.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file is stale or missing"
+    )
+    return parser
 
 
-def _serve(args: argparse.Namespace) -> int:
+def config_from_argv(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration `callassist serve ...` would run with, from its arguments
+    (`argv` starts at "serve") and `environ` (default: os.environ); nothing is started."""
+    environ = os.environ if environ is None else environ
+    args = build_parser(environ).parse_args(list(argv))
+    if args.command != "serve":
+        raise ValueError(f"not a serve command line: {' '.join(argv)}")
+    return serve_config(args, environ)
+
+
+def serve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    """Defaults < file < environment < the serve flags."""
     from streams.config import load_config
-    from streams.logs import configure_logging
-    from streams.server import Service
 
-    configure_logging(args.log_level, json_lines=args.log_format == "json")
     overrides: dict[str, dict[str, Any]] = {
         "server": {"host": args.host, "port": args.port, "data_dir": args.data_dir},
         "asr": {"model": args.model},
     }
-    config = load_config(args.config, **overrides)
+    return load_config(args.config, environ, **overrides)
+
+
+def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from streams.logs import configure_logging
+    from streams.server import Service
+
+    _check_log_options(args)
+    config = serve_config(args, environ)
+    configure_logging(args.log_level, json_lines=args.log_format == "json")
 
     async def run() -> None:
         service = Service(config)
@@ -98,6 +150,49 @@ def _serve(args: argparse.Namespace) -> int:
         await service.stop()
 
     asyncio.run(run())
+    return 0
+
+
+def _check_log_options(args: argparse.Namespace) -> None:
+    """argparse checks flags against their choices but not defaults taken from the
+    environment: a value outside them can only have come from its variable."""
+    if args.log_level.upper() not in LOG_LEVELS:
+        choices = ", ".join(LOG_LEVELS)
+        raise ConfigError(f"{LOG_LEVEL_VARIABLE}: {args.log_level!r} is not one of {choices}")
+    if args.log_format not in LOG_FORMATS:
+        choices = ", ".join(LOG_FORMATS)
+        raise ConfigError(f"{LOG_FORMAT_VARIABLE}: {args.log_format!r} is not one of {choices}")
+
+
+def _schema(root: Path, *, check: bool) -> int:
+    """Writes the published contract files under `root`; with `check`, only compares."""
+    from contract.publish import published
+
+    stale = []
+    for path, text in published():
+        target = root / path
+        try:
+            current: str | None = target.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise StreamsError(f"cannot read {target}: {exc.strerror or exc}") from None
+        if current == text:
+            continue
+        stale.append(f"{target} is {'missing' if current is None else 'out of date'}")
+        if not check:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise StreamsError(f"cannot write {target}: {exc.strerror or exc}") from None
+            print(f"wrote {target}")
+    if check and stale:
+        again = "" if root == Path(".") else f" --root {root}"
+        print(f"callassist: {'; '.join(stale)}; run `callassist schema{again}`", file=sys.stderr)
+        return 1
+    if not stale:
+        print("the published contract files are up to date")
     return 0
 
 
@@ -150,18 +245,21 @@ class _TranscriptPrinter:
         self._tty = tty
         self._partial_shown = False
 
-    def show(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "transcript.partial" and self._tty:
-            line = f"  {event['speaker']:>8} … {event['text']}"
+    def show(self, event: Event) -> None:
+        payload = event.payload
+        if isinstance(payload, TranscriptPartial) and self._tty:
+            line = f"  {payload.speaker:>8} … {payload.text}"
             sys.stdout.write("\r\x1b[K" + line[:200])
             self._partial_shown = True
-        elif kind == "transcript.final":
+        elif isinstance(payload, TranscriptFinal):
             self._clear()
-            print(f"[{event['t_start']:7.2f}s {event['speaker']:>8}] {event['text']}")
-        elif kind in ("call.started", "call.ended", "error"):
+            print(f"[{payload.t_start:7.2f}s {payload.speaker:>8}] {payload.text}")
+        elif isinstance(payload, CallStarted):
             self._clear()
-            print(f"-- {kind} {event.get('reason', '')}".rstrip())
+            print("-- call.started")
+        elif isinstance(payload, CallEnded):
+            self._clear()
+            print(f"-- call.ended {payload.reason}")
         sys.stdout.flush()
 
     def done(self) -> None:

@@ -1,4 +1,4 @@
-"""Configuration: embedded defaults, then a TOML file, then environment variables.
+"""Configuration: embedded defaults < a TOML file < environment variables < flags.
 
     [server]     host, port, data_dir, max_message_bytes, max_errors_per_connection
     [asr]        model, device, compute_type, cpu_threads, beam_size,
@@ -13,32 +13,46 @@
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
     [webrtc]     ice_servers, ice_username, ice_credential
 
-Every key can also be set as CALLASSIST_<SECTION>_<KEY>, e.g. CALLASSIST_ASR_MODEL=base,
-CALLASSIST_SERVER_PORT=9000, CALLASSIST_TOKENS_AGENT=secret. The file is
-`--config PATH`, else $CALLASSIST_CONFIG, else ./callassist.toml when present.
+Every key can also be set as CALLASSIST_<SECTION>_<KEY>, nested sections joined the
+same way: CALLASSIST_ASR_MODEL=base, CALLASSIST_SERVER_PORT=9000,
+CALLASSIST_STREAMING_VAD_THRESHOLD=0.6. The `serve` flags (--host, --port,
+--data-dir, --model) win over both. The file is `--config PATH`, else
+$CALLASSIST_CONFIG, else ./callassist.toml when present.
+
+Everything is read strictly (contract.settings): an unknown key or variable, or a
+value of the wrong type (8765.9 for a port, "maybe" for a boolean), is a ConfigError
+naming the file or variable and the key. Other CALLASSIST_ variables are refused by
+name, except the CLI's own (`NOT_SETTINGS`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from assist.assistant import AssistOptions
+from contract import settings
 from streams.errors import ConfigError
 from streams.webrtc import WebRtcOptions
 from voice.online import StreamingOptions
+from voice.options import WhisperOptions
 from voice.scheduler import SchedulerOptions
-from voice.whisper import WhisperOptions
 
 ENV_PREFIX = "CALLASSIST"
 DEFAULT_CONFIG_FILE = Path("callassist.toml")
+CONFIG_VARIABLE = f"{ENV_PREFIX}_CONFIG"
+# CALLASSIST_ variables that are not settings: the CLI's own, and voice/models.py's.
+NOT_SETTINGS = frozenset(
+    {
+        CONFIG_VARIABLE,
+        f"{ENV_PREFIX}_LOG_LEVEL",
+        f"{ENV_PREFIX}_LOG_FORMAT",
+        f"{ENV_PREFIX}_MODELS_DIR",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,61 +96,35 @@ class Config:
         return Path(self.server.data_dir) / "calls.sqlite3"
 
 
-T = TypeVar("T")
-
-
 def load_config(
     path: Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
 ) -> Config:
-    """Builds the configuration; `overrides` are section -> {key: value} (from the CLI)."""
+    """Defaults < the file < `environ` (default: os.environ) < `overrides`, which are
+    section -> {key: value} (the CLI's flags; a None value is a flag not given)."""
     environ = os.environ if environ is None else environ
-    table: dict[str, Any] = {}
-    path = path or (
-        Path(environ[f"{ENV_PREFIX}_CONFIG"])
-        if f"{ENV_PREFIX}_CONFIG" in environ
-        else DEFAULT_CONFIG_FILE
-        if DEFAULT_CONFIG_FILE.is_file()
-        else None
-    )
+    path = path or config_path(environ)
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if path is not None:
-        try:
-            table = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    for section, values in overrides.items():
-        table.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return _build(Config, table, environ, ENV_PREFIX)
+        layers.append((str(path), settings.read_toml(path, error=ConfigError)))
+    layers.append(
+        (
+            "environment",
+            settings.from_environment(
+                Config, environ, ENV_PREFIX, exempt=NOT_SETTINGS, error=ConfigError
+            ),
+        )
+    )
+    flags = {
+        section: {k: v for k, v in values.items() if v is not None}
+        for section, values in overrides.items()
+    }
+    layers.append(("flags", flags))
+    return settings.layered(Config, layers, error=ConfigError)
 
 
-def _build(cls: type[T], table: Mapping[str, Any], environ: Mapping[str, str], prefix: str) -> T:
-    unknown = set(table) - {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {sorted(unknown)} under {prefix}")
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        kind = hints[f.name]
-        name = f"{prefix}_{f.name.upper()}"
-        if dataclasses.is_dataclass(kind):
-            values[f.name] = _build(kind, table.get(f.name, {}), environ, name)  # type: ignore[arg-type]
-        elif name in environ:
-            values[f.name] = _coerce(environ[name], kind, name)
-        elif f.name in table:
-            values[f.name] = _coerce(table[f.name], kind, name)
-    return cls(**values)
-
-
-def _coerce(value: Any, kind: Any, name: str) -> Any:
-    args = typing.get_args(kind)
-    if isinstance(kind, types.UnionType) and type(None) in args:  # "str | None"
-        return None if value in ("", None) else _coerce(value, args[0], name)
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                return value.strip().lower() in ("1", "true", "yes", "on")
-            return bool(value)
-        if kind in (int, float, str):
-            return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a {kind.__name__}, not {value!r}") from None
-    raise ConfigError(f"{name}: unsupported setting type {kind}")
+def config_path(environ: Mapping[str, str]) -> Path | None:
+    """The file to read when no --config is given: $CALLASSIST_CONFIG, else
+    ./callassist.toml when present, else none (defaults and environment only)."""
+    if environ.get(CONFIG_VARIABLE):
+        return Path(environ[CONFIG_VARIABLE])
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None

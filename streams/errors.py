@@ -3,10 +3,13 @@
 StreamsError
 ├── ProtocolError      a client broke its protocol (bad JSON, media before start, ...)
 │                      `code` names the kind; `fatal` ends the connection
-└── ConfigError        a configuration file or variable that cannot be used
+└── ConfigError        a configuration file, variable or flag that cannot be used;
+                       also a `contract.settings.SettingsError` (`source`, `key`)
 """
 
 from __future__ import annotations
+
+from contract.settings import SettingsError
 
 
 class StreamsError(Exception):
@@ -21,5 +24,6 @@ class ProtocolError(StreamsError):
         self.fatal = fatal
 
 
-class ConfigError(StreamsError):
-    """The configuration cannot be used as given."""
+class ConfigError(StreamsError, SettingsError):
+    """The configuration cannot be used as given; the message names the file or
+    variable and the key."""

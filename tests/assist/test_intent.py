@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from assist.assistant import DATA_DIR
 from assist.errors import CatalogError
 from assist.intent import IntentCatalog, IntentTracker
 
@@ -68,5 +69,58 @@ def test_a_deployment_brings_its_own_catalog(tmp_path: Path, assistant):
 def test_a_broken_catalog_names_the_file(tmp_path: Path):
     bad = tmp_path / "intents.toml"
     bad.write_text("[[intent]]\ndescription = 'no name'\n")
-    with pytest.raises(CatalogError, match=r"intents\.toml"):
+    with pytest.raises(
+        CatalogError, match=r"intents\.toml: intent\[0\]: missing required key 'name'"
+    ):
         IntentCatalog.load(bad, None)
+
+
+def test_the_shipped_catalog_loads():
+    catalog = IntentCatalog.load(DATA_DIR / "intents.toml", None)
+    names = [intent.name for intent in catalog.intents]
+    assert "billing_dispute" in names and len(set(names)) == len(names) == 10
+    assert all(intent.description and intent.examples for intent in catalog.intents)
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "intents.toml"
+    path.write_text(text)
+    with pytest.raises(CatalogError) as caught:
+        IntentCatalog.load(path, None)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message.removeprefix(f"{path}: ")
+
+
+ROAMING = '[[intent]]\nname = "roaming"\nexamples = ["does my phone work in Spain"]\n'
+
+
+def test_a_missing_description_is_the_name(tmp_path: Path):
+    path = tmp_path / "intents.toml"
+    path.write_text(ROAMING)
+    assert IntentCatalog.load(path, None).intents[0].description == "roaming"
+
+
+def test_unknown_keys_are_refused_by_name(tmp_path: Path):
+    message = refused(tmp_path, ROAMING + 'keyword = ["roaming"]\n')
+    assert message == "intent[0].keyword: unknown key (did you mean keywords?)"
+    assert refused(tmp_path, ROAMING + "[other]\nx = 1\n").startswith("other: unknown key")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('keywords = "roaming"\n', "intent[0].keywords: expected array, got str"),
+        ("next_action = 5\n", "intent[0].next_action: expected str, got int"),
+        ('keywords = ["roaming", " "]\n', "intent[0]: intent 'roaming' has an empty keyword"),
+    ],
+)
+def test_wrong_values_are_refused_by_key(tmp_path: Path, extra: str, message: str):
+    assert refused(tmp_path, ROAMING + extra) == message
+
+
+def test_an_empty_or_doubled_catalog_is_refused(tmp_path: Path):
+    assert refused(tmp_path, "# nothing\n") == ("intent: the catalog needs at least one [[intent]]")
+    assert refused(tmp_path, ROAMING + ROAMING) == (
+        "intent[1].name: 'roaming' is already the name of intent[0]"
+    )
