@@ -5,9 +5,10 @@
     .venv/bin/python -m bench.assist --text         # the scripts' own words, no recogniser
     .venv/bin/python -m bench.assist --scripts DIR  # other call scripts (JSON, see fixtures/)
 
-Calls: the labelled scripts of fixtures/calls (the three of ../shared/eval/calls and
-ours in fixtures/calls/scripts). Scripts without audio are synthesised first with
-../shared/eval/synth_call.py (needs espeak-ng and sox).
+Calls: the labelled calls of fixtures/calls (the three of ../shared/eval/calls and
+our German one, with their audio) and the scripts of fixtures/calls/scripts,
+synthesised first with ../shared/eval/synth_call.py (needs espeak-ng and sox).
+Where ../shared/eval or espeak-ng is missing, it says so and runs the calls with audio only.
 
 Per call and in total it prints: the intent found against the label; whether the
 escalation was caught while the escalating turn or the agent's reply to it was
@@ -23,29 +24,44 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import soxr
 
 from assist.assistant import Assistant
 from assist.session import AssistSession
-from bench.calls import LabelledCall, Observed, found_data_point, found_step, stream_call
-from contract import codec
-from contract.events import Event, Speaker, TranscriptFinal
-from streams.client import LocalServer
-from voice.prosody import measure_prosody
+from bench.corpus import SYNTH_CALL, missing
+from contract.events import (
+    Alert,
+    Event,
+    HandoverCue,
+    IntentDetected,
+    Sentiment,
+    Suggestion,
+    Summary,
+    TranscriptFinal,
+)
+from testkit import FIXTURES
+from testkit.calls import (
+    LabelledCall,
+    Observed,
+    final_summary,
+    found_data_point,
+    found_step,
+    script_finals,
+    stream_call,
+)
+from testkit.events import numbered, payloads
+from testkit.server import LocalServer
 
-ROOT = Path(__file__).resolve().parents[1]
-CALLS = ROOT / "fixtures" / "calls"
-SYNTH = ROOT.parent / "shared" / "eval" / "synth_call.py"
-ASSIST_TYPES = {"sentiment", "intent", "summary", "suggestion", "handover.cue", "alert"}
+CALLS = FIXTURES / "calls"
+ASSIST_TYPES = (Sentiment, IntentDetected, Summary, Suggestion, HandoverCue, Alert)
 
 
 @dataclass
@@ -61,49 +77,51 @@ class Score:
     latencies_s: list[float] = field(default_factory=list)
 
 
-def score(call: LabelledCall, events: list[dict[str, Any]], arrived: dict[int, float]) -> Score:
+def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) -> Score:
+    """`arrived`: seq -> the call-audio second the event reached the desktop at."""
     labels = call.labels
-    intents = [e for e in events if e["type"] == "intent"]
-    intent = intents[-1]["intent"] if intents else None
-    summaries = [e for e in events if e["type"] in ("summary", "call.ended")]
-    summary: dict[str, Any] = next((s.get("summary") or s for s in reversed(summaries)), {}) or {}
-    cue_times = [arrived[e["seq"]] for e in events if e["type"] == "handover.cue"]
+    intents = payloads(events, IntentDetected)
+    intent = intents[-1].intent if intents else None
+    summary = final_summary(events) or Summary(intent=None)
+    cue_times = [arrived[seq] for seq, _ in numbered(events, HandoverCue)]
     window = call.escalation_window_s()
     escalation, delay, false_alarms = "-", None, 0
-    if window is None:
+    if window is None or labels.escalation_turn is None:
         false_alarms = len(cue_times)
     else:
         false_alarms = sum(t < window[0] for t in cue_times)
         in_time = [t for t in cue_times if t >= window[0]]
-        turn_end = call.turns[labels["escalation_turn"]]["end_s"]
+        turn_end = call.turns[labels.escalation_turn].end_s
         if in_time:
             delay = in_time[0] - turn_end
             escalation = "caught" if in_time[0] <= window[1] else "late"
         else:
             escalation = "missed"
-    points = sum(found_data_point(p, summary) for p in labels["data_points"])
-    steps = sum(found_step(s, summary) for s in labels["steps_tried"])
+    points = sum(found_data_point(p, summary) for p in labels.data_points)
+    steps = sum(found_step(s, summary) for s in labels.steps_tried)
     return Score(
         call.name,
         intent,
-        intent == labels["intent"],
+        intent == labels.intent,
         escalation,
         delay,
         false_alarms,
-        (points, len(labels["data_points"])),
-        (steps, len(labels["steps_tried"])),
+        (points, len(labels.data_points)),
+        (steps, len(labels.steps_tried)),
     )
 
 
 def live_latencies(observed: Observed) -> list[float]:
     """Per final: from its arrival to the arrival of the last assist event it caused."""
     final_at = {
-        e["segment_id"]: observed.arrived_wall_s[e["seq"]] for e in observed.of("transcript.final")
+        final.segment_id: observed.arrived_wall_s[seq]
+        for seq, final in numbered(observed.events, TranscriptFinal)
     }
     last: dict[str, float] = {}
-    for e in observed.events:
-        if e["type"] in ASSIST_TYPES and e.get("segment_id") in final_at:
-            last[e["segment_id"]] = observed.arrived_wall_s[e["seq"]]
+    for event in observed.events:
+        payload = event.payload
+        if isinstance(payload, ASSIST_TYPES) and payload.segment_id in final_at:
+            last[payload.segment_id] = observed.arrived_wall_s[event.seq]
     return [last[s] - final_at[s] for s in last]
 
 
@@ -130,7 +148,7 @@ def run_text(calls: list[LabelledCall]) -> list[Score]:
             print(f"{call.name:24} skipped: its words need a translation (live mode has one)")
             continue
         session = AssistSession(assistant)
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         arrived: dict[int, float] = {}
         latencies = []
         for final in script_finals(call):
@@ -138,9 +156,8 @@ def run_text(calls: list[LabelledCall]) -> list[Score]:
             out = session.on_final(final) + session.on_time(final.t_end)
             latencies.append(time.perf_counter() - started)
             for payload in out:
-                event = json.loads(codec.encode(Event(call.name, len(events) + 1, "", payload)))
-                events.append(event)
-                arrived[event["seq"]] = final.t_end
+                events.append(Event(call.name, len(events) + 1, "", payload))
+                arrived[len(events)] = final.t_end
         result = score(call, events, arrived)
         result.latencies_s = latencies
         scores.append(result)
@@ -148,43 +165,45 @@ def run_text(calls: list[LabelledCall]) -> list[Score]:
     return scores
 
 
-def script_finals(call: LabelledCall) -> list[TranscriptFinal]:
-    """Each turn as one final: the script's words, the voice measured on its audio."""
-    rate = call.recording.sample_rate_hz
-    finals = []
-    for k, turn in enumerate(call.turns):
-        channel = 0 if turn["speaker"] == "customer" else 1
-        start, end = int(turn["start_s"] * rate), int(turn["end_s"] * rate)
-        piece = call.recording.samples[start:end, channel].astype(np.float32) / 32768
-        finals.append(
-            TranscriptFinal(
-                f"turn-{k}",
-                Speaker(turn["speaker"]),
-                turn["text"],
-                turn["start_s"],
-                turn["end_s"],
-                call.language,
-                (),
-                measure_prosody(soxr.resample(piece, rate, 16000)),
-            )
-        )
-    return finals
-
-
 def load_calls(script_dirs: list[Path]) -> list[LabelledCall]:
+    """The calls of fixtures/calls, and those of `script_dirs` synthesised (where the
+    synthesiser of ../shared/eval and espeak-ng are there; if not, it says so and skips them)."""
     bases = sorted(p.with_suffix("").with_suffix("") for p in CALLS.glob("*.script.json"))
     scripts = [s for d in script_dirs for s in sorted(d.glob("*.json"))]
-    if scripts:
-        out = Path(tempfile.mkdtemp(prefix="bench-calls-"))
-        for script in scripts:
-            print(f"synthesising {script.name} ...", file=sys.stderr)
-            subprocess.run(
-                [sys.executable, str(SYNTH), str(script), str(out), "--rate", "8000"],
-                check=True,
-                capture_output=True,
-            )
-            bases.append(out / json.loads(script.read_text())["name"])
+    if scripts and can_synthesise(f"synthesising the {len(scripts)} call scripts"):
+        bases += synthesise(scripts)
     return [LabelledCall.load(base) for base in bases]
+
+
+def can_synthesise(needed_for: str) -> bool:
+    if missing(SYNTH_CALL, needed_for):
+        return False
+    if shutil.which("espeak-ng") is None:
+        print(
+            f"missing: espeak-ng, needed for {needed_for} (apt-get install espeak-ng sox)",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def synthesise(scripts: list[Path]) -> list[Path]:
+    """Each script as two 8 kHz tracks and a timeline; the bases of those that were made."""
+    out = Path(tempfile.mkdtemp(prefix="bench-calls-"))
+    bases = []
+    for script in scripts:
+        print(f"synthesising {script.name} ...", file=sys.stderr)
+        made = subprocess.run(
+            [sys.executable, str(SYNTH_CALL), str(script), str(out), "--rate", "8000"],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            why = (made.stderr.strip().splitlines() or ["no message"])[-1]
+            print(f"{script.name} skipped: synthesis failed: {why}", file=sys.stderr)
+            continue
+        bases.append(out / json.loads(script.read_text())["name"])
+    return bases
 
 
 def print_row(s: Score) -> None:

@@ -12,6 +12,9 @@ with the call language left to "auto", and prints:
 - translation latency p50/p95: from a German final reaching the desktop to its
   translation event (Whisper's speech translation unless an Argos de->en package
   is installed), and the engine that made them.
+
+Without ../shared/eval/speech (a clone on its own) it names the missing path and
+exits with status 2.
 """
 
 from __future__ import annotations
@@ -22,72 +25,88 @@ import csv
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from websockets.asyncio.client import connect
 
-from streams.client import LocalServer, Recording, follow_events, native_messages, send_paced
+from bench.corpus import SPEECH, SPEECH_REFS, require
+from contract.events import Event, TranscriptFinal, Translation, TranslationEngine
+from streams.client import Recording, follow_events, native_messages, send_paced
+from testkit.events import numbered
+from testkit.server import LocalServer
 
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "eval" / "speech"
+SUBSCRIBE_S = 0.2
+END_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Result:
+    language: str | None  # of the first final
+    probability: float
+    decided_at_s: float | None  # the end of the speech the first final covers
+    translation_s: list[float] = field(default_factory=list)
+    engines: set[TranslationEngine] = field(default_factory=set)
 
 
 def recordings(limit: int) -> list[tuple[Path, str]]:
-    with open(SPEECH / "refs.tsv", newline="") as f:
+    with require(SPEECH_REFS, "bench.languages").open(newline="") as f:
         rows = [r for r in csv.DictReader(f, delimiter="\t") if r["language"] in ("en", "de")]
     german = [r for r in rows if r["language"] == "de"]
     english = [r for r in rows if r["language"] == "en"][: max(limit - len(german), 1)]
     return [(SPEECH / "audio" / r["file"], r["language"]) for r in german + english]
 
 
-async def one(server: LocalServer, path: Path, call_id: str, speed: float) -> dict:
+async def one(server: LocalServer, path: Path, call_id: str, speed: float) -> Result:
     arrivals: dict[int, float] = {}
 
-    async def watch() -> list[dict]:
+    async def watch() -> list[Event]:
         events = []
         async for event in follow_events(server.ws, call_id):
-            arrivals[event["seq"]] = time.monotonic()
+            arrivals[event.seq] = time.monotonic()
             events.append(event)
         return events
 
     watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(SUBSCRIBE_S)
     async with connect(f"{server.ws}/v1/ingest") as ws:
         await send_paced(ws, native_messages(Recording.from_wav(path), call_id), speed)
-    events = await asyncio.wait_for(watcher, 300)
-    finals = [e for e in events if e["type"] == "transcript.final"]
-    final_at = {f["segment_id"]: arrivals[f["seq"]] for f in finals}
-    translations = [e for e in events if e["type"] == "translation"]
-    return {
-        "language": finals[0]["language"] if finals else None,
-        "probability": finals[0]["language_probability"] if finals else 0.0,
-        "decided_at_s": finals[0]["t_end"] if finals else None,
-        "translation_s": [
-            arrivals[t["seq"]] - final_at[t["segment_id"]]
-            for t in translations
-            if t["segment_id"] in final_at and t["engine"] != "none"
+    events = await asyncio.wait_for(watcher, END_TIMEOUT_S)
+    finals = numbered(events, TranscriptFinal)
+    final_at = {final.segment_id: arrivals[seq] for seq, final in finals}
+    translations = numbered(events, Translation)
+    first = finals[0][1] if finals else None
+    return Result(
+        first.language if first else None,
+        first.language_probability if first else 0.0,
+        first.t_end if first else None,
+        [
+            arrivals[seq] - final_at[t.segment_id]
+            for seq, t in translations
+            if t.segment_id in final_at and t.engine is not TranslationEngine.NONE
         ],
-        "engines": {t["engine"] for t in translations},
-    }
+        {t.engine for _, t in translations},
+    )
 
 
-async def main(speed: float, limit: int) -> None:
+async def main(calls: list[tuple[Path, str]], speed: float) -> None:
     server = LocalServer(Path(tempfile.mkdtemp(prefix="bench-lid-"))).start()
     right: dict[str, list[bool]] = defaultdict(list)
     decided: list[float] = []
     latencies: list[float] = []
-    engines: set[str] = set()
+    engines: set[TranslationEngine] = set()
     try:
-        for k, (path, language) in enumerate(recordings(limit)):
+        for k, (path, language) in enumerate(calls):
             result = await one(server, path, f"lid-{k}", speed)
-            right[language].append(result["language"] == language)
-            if result["decided_at_s"] is not None:
-                decided.append(result["decided_at_s"])
-            latencies += result["translation_s"]
-            engines |= result["engines"]
+            right[language].append(result.language == language)
+            if result.decided_at_s is not None:
+                decided.append(result.decided_at_s)
+            latencies += result.translation_s
+            engines |= result.engines
             print(
-                f"{path.name:48} {language} -> {result['language']} "
-                f"(p {result['probability']:.2f}, decided by {result['decided_at_s']} s)"
+                f"{path.name:48} {language} -> {result.language} "
+                f"(p {result.probability:.2f}, decided by {result.decided_at_s} s)"
             )
     finally:
         server.stop()
@@ -110,4 +129,4 @@ if __name__ == "__main__":
     parser.add_argument("--speed", type=float, default=1.0, help="1 = real time")
     parser.add_argument("--limit", type=int, default=24, help="recordings (all German first)")
     args = parser.parse_args()
-    asyncio.run(main(args.speed, args.limit))
+    asyncio.run(main(recordings(args.limit), args.speed))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import tempfile
@@ -28,9 +27,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from streams.client import LocalServer, Recording, send_paced, twilio_messages
+from contract.events import Speaker, TranscriptFinal, TranscriptPartial
+from streams.client import Recording, follow_events, send_paced, twilio_messages
+from testkit import FIXTURES
+from testkit.calls import load_timeline
+from testkit.server import LocalServer
 
-CALL = Path(__file__).resolve().parents[1] / "fixtures" / "calls" / "billing_double_charge"
+CALL = FIXTURES / "calls" / "billing_double_charge"
 normalize = EnglishTextNormalizer()
 SETTLE_S = 20.0
 
@@ -39,7 +42,7 @@ SETTLE_S = 20.0
 class CallResult:
     final_latency: list[float] = field(default_factory=list)
     partial_lag: list[float] = field(default_factory=list)
-    said: dict[str, list[str]] = field(default_factory=lambda: {"customer": [], "agent": []})
+    said: dict[Speaker, list[str]] = field(default_factory=lambda: {s: [] for s in Speaker})
     refused: str = ""
 
 
@@ -71,16 +74,13 @@ async def one_call(address: str, recording: Recording, call_id: str, delay_s: fl
     t0 = 0.0
 
     async def watch() -> None:
-        async with connect(f"ws://{address}/v1/calls/{call_id}/events", max_size=None) as ws:
-            async for text in ws:
-                event, now = json.loads(text), time.monotonic()
-                if event["type"] == "transcript.final":
-                    result.final_latency.append(now - (t0 + event["t_end"]))
-                    result.said[event["speaker"]].append(event["text"])
-                elif event["type"] == "transcript.partial":
-                    result.partial_lag.append(now - (t0 + event["t_end"]))
-                elif event["type"] == "call.ended":
-                    return
+        async for event in follow_events(f"ws://{address}", call_id):
+            now, payload = time.monotonic(), event.payload
+            if isinstance(payload, TranscriptFinal):
+                result.final_latency.append(now - (t0 + payload.t_end))
+                result.said[payload.speaker].append(payload.text)
+            elif isinstance(payload, TranscriptPartial):
+                result.partial_lag.append(now - (t0 + payload.t_end))
 
     watcher = asyncio.create_task(watch())
     await asyncio.sleep(0.1)
@@ -99,11 +99,11 @@ async def one_call(address: str, recording: Recording, call_id: str, delay_s: fl
 
 
 def wer(results: list[CallResult]) -> float:
-    script = json.loads(Path(f"{CALL}.timeline.json").read_text())["turns"]
+    script = load_timeline(CALL).turns
     refs, hyps = [], []
     for result in results:
-        for speaker in ("customer", "agent"):
-            refs.append(normalize(" ".join(t["text"] for t in script if t["speaker"] == speaker)))
+        for speaker in Speaker:
+            refs.append(normalize(" ".join(t.text for t in script if t.speaker is speaker)))
             hyps.append(normalize(" ".join(result.said[speaker])) or "-")
     return 100 * jiwer.wer(refs, hyps) if refs else float("nan")
 

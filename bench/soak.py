@@ -23,7 +23,8 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 from bench.load import CALL, rss_mb
-from streams.client import LocalServer, Recording, send_paced
+from streams.client import Recording, send_paced
+from testkit.server import LocalServer
 
 FRAME_MS_SOAK = 100
 

@@ -8,6 +8,9 @@ default), and prints: WER of the finals vs refs.tsv, final-segment latency
 (arrival at the desktop minus the end of the segment's audio) p50/p95, partial
 lag (arrival minus the end of the audio the partial covers) p50/p95, and the WER
 and real-time factor of offline faster-whisper with the same model and beam.
+
+Without ../shared/eval/speech (a clone on its own) it names the missing path and
+exits with status 2.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import json
 import tempfile
 import time
 from dataclasses import replace
@@ -27,19 +29,26 @@ import soxr
 from websockets.asyncio.client import connect
 from whisper_normalizer.english import EnglishTextNormalizer
 
-from streams.client import Recording, native_messages, send_paced, twilio_messages
+from bench.corpus import SPEECH, SPEECH_REFS, require
+from contract.events import TranscriptFinal, TranscriptPartial
+from streams.client import (
+    Recording,
+    follow_events,
+    native_messages,
+    send_paced,
+    twilio_messages,
+)
 from streams.config import load_config
 from streams.server import Service
 from voice.audio import AudioFormat, Encoding, decode_pcm16, to_ulaw
 from voice.whisper import WhisperEngine, WhisperOptions
 
-EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "speech"
 normalize = EnglishTextNormalizer()
 SHOW_LATENCY = False
 
 
 def eval_rows(language: str = "en") -> list[dict[str, str]]:
-    with (EVAL_DIR / "refs.tsv").open() as f:
+    with require(SPEECH_REFS, "bench.streaming").open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [r for r in rows if r["language"] == language and r["reference"].strip()]
 
@@ -58,22 +67,18 @@ async def stream_one(
     t0 = 0.0
 
     async def follow() -> None:
-        async with connect(f"{base}/v1/calls/{call_id}/events") as ws:
-            async for text in ws:
-                now = time.monotonic()
-                event = json.loads(text)
-                if event["type"] == "transcript.final":
-                    finals.append(event["text"])
-                    final_lat.append(now - (t0 + event["t_end"] / speed))
-                    if SHOW_LATENCY:
-                        print(
-                            f"  {final_lat[-1]:5.2f} s late  [{event['t_start']:.1f}-"
-                            f"{event['t_end']:.1f}] {event['text'][:60]}"
-                        )
-                elif event["type"] == "transcript.partial":
-                    partial_lag.append(now - (t0 + event["t_end"] / speed))
-                elif event["type"] == "call.ended":
-                    return
+        async for event in follow_events(base, call_id):
+            now, payload = time.monotonic(), event.payload
+            if isinstance(payload, TranscriptFinal):
+                finals.append(payload.text)
+                final_lat.append(now - (t0 + payload.t_end / speed))
+                if SHOW_LATENCY:
+                    print(
+                        f"  {final_lat[-1]:5.2f} s late  [{payload.t_start:.1f}-"
+                        f"{payload.t_end:.1f}] {payload.text[:60]}"
+                    )
+            elif isinstance(payload, TranscriptPartial):
+                partial_lag.append(now - (t0 + payload.t_end / speed))
 
     viewer = asyncio.create_task(follow())
     await asyncio.sleep(0.1)
@@ -102,7 +107,7 @@ def offline(
     engine = WhisperEngine(replace(options, fit_window_finals=False))
     hyps, busy, audio = [], 0.0, 0.0
     for row in rows:
-        recording = Recording.from_wav(EVAL_DIR / "audio" / row["file"])
+        recording = Recording.from_wav(SPEECH / "audio" / row["file"])
         samples = recording.samples[:, 0].astype(np.float32) / 32768
         if phone:
             samples = telephone(samples, recording.sample_rate_hz)
@@ -148,7 +153,7 @@ async def main() -> None:
         hyps, final_lat, partial_lag = [], [], []
         for i, row in enumerate(rows):
             text, fl, pl = await stream_one(
-                base, EVAL_DIR / "audio" / row["file"], f"bench-{i}", args.speed, args.twilio
+                base, SPEECH / "audio" / row["file"], f"bench-{i}", args.speed, args.twilio
             )
             hyps.append(text)
             final_lat += fl
@@ -158,7 +163,7 @@ async def main() -> None:
         stats = service.scheduler.stats
         await service.stop()
     refs = [r["reference"] for r in rows]
-    audio_s = sum(Recording.from_wav(EVAL_DIR / "audio" / r["file"]).duration_s for r in rows)
+    audio_s = sum(Recording.from_wav(SPEECH / "audio" / r["file"]).duration_s for r in rows)
     print(
         f"files: {len(rows)}  audio: {audio_s:.0f} s  speed: {args.speed}x  "
         f"protocol: {'twilio (8 kHz mu-law)' if args.twilio else 'native (16 kHz pcm16)'}"

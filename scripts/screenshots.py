@@ -1,6 +1,6 @@
 """Screenshots of both pages during a live call, for the README.
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+    .venv/bin/python -m scripts.screenshots [--out docs/screenshots]   # from the repository root
 
 Starts a server, streams the labelled billing call through /v1/twilio at twice
 real time, and photographs the agent desktop and the supervisor dashboard just
@@ -11,27 +11,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 from pathlib import Path
 
 from playwright.async_api import ViewportSize, async_playwright, expect
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from streams.client import send_paced, twilio_messages
+from testkit import FIXTURES, ROOT
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS
+from testkit.calls import LabelledCall
+from testkit.server import LocalServer
 
-from bench.calls import LabelledCall  # noqa: E402
-from streams.client import LocalServer, send_paced, twilio_messages  # noqa: E402
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-CALL = ROOT / "fixtures" / "calls" / "billing_double_charge"
+CALL = FIXTURES / "calls" / "billing_double_charge"
 CALL_ID = "demo-billing-1"
 
 
-async def main(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    server = LocalServer(Path(tempfile.mkdtemp(prefix="screenshots-"))).start()
+async def main(out: Path, data_dir: Path) -> None:
+    server = LocalServer(data_dir).start()
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -59,4 +56,6 @@ async def main(out: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    asyncio.run(main(parser.parse_args().out))
+    out_dir = parser.parse_args().out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(out_dir, Path(tempfile.mkdtemp(prefix="screenshots-"))))

@@ -3,53 +3,54 @@ the synthesised audio of each turn, no recogniser in between."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from assist.session import AssistSession
-from bench.assist import script_finals
-from bench.calls import LabelledCall, found_data_point, found_step
-from contract import codec
-from contract.events import AssistEvent, Event, Payload, Speaker, TranscriptFinal
+from contract.events import (
+    Alert,
+    AssistEvent,
+    HandoverCue,
+    IntentDetected,
+    Speaker,
+    Suggestion,
+    Summary,
+    TranscriptFinal,
+)
+from testkit import FIXTURES
+from testkit.calls import LabelledCall, found_data_point, found_step, script_finals
 
-CALLS = Path(__file__).parents[2] / "fixtures" / "calls"
+CALLS = FIXTURES / "calls"
 NAMES = ["billing_double_charge", "cancel_contract", "internet_outage"]
 
 
 def run(assistant, call: LabelledCall) -> list[tuple[int, AssistEvent]]:
     session = AssistSession(assistant)
-    events: list = []
+    events: list[tuple[int, AssistEvent]] = []
     for k, final in enumerate(script_finals(call)):
         events += [(k, e) for e in session.on_final(final) + session.on_time(final.t_end)]
     return events
 
 
-def plain(event: Payload) -> dict:
-    return json.loads(codec.encode(Event("c", 1, "t", event)))
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_labelled_call(assistant, name):
     call = LabelledCall.load(CALLS / name)
-    events = [(k, plain(e)) for k, e in run(assistant, call)]
+    events = run(assistant, call)
     labels = call.labels
-    intents = [e for _, e in events if e["type"] == "intent"]
-    assert intents[-1]["intent"] == labels["intent"]
-    summary = [e for _, e in events if e["type"] == "summary"][-1]
-    for point in labels["data_points"]:
-        assert found_data_point(point, summary), (point, summary["data_points"])
-    for step in labels["steps_tried"]:
-        assert found_step(step, summary), (step, summary["steps_tried"])
-    cue_turns = [k for k, e in events if e["type"] == "handover.cue"]
-    alerts = [e for _, e in events if e["type"] == "alert"]
-    if labels["handover_expected"]:
-        assert cue_turns and cue_turns[0] == labels["escalation_turn"], cue_turns
-        assert len({a["rule"] for a in alerts}) == len(alerts), "one alert per cause"
+    intents = [e for _, e in events if isinstance(e, IntentDetected)]
+    assert intents[-1].intent == labels.intent
+    summary = [e for _, e in events if isinstance(e, Summary)][-1]
+    for point in labels.data_points:
+        assert found_data_point(point, summary), (point, summary.data_points)
+    for step in labels.steps_tried:
+        assert found_step(step, summary), (step, summary.steps_tried)
+    cue_turns = [k for k, e in events if isinstance(e, HandoverCue)]
+    alerts = [e for _, e in events if isinstance(e, Alert)]
+    if labels.handover_expected:
+        assert cue_turns and cue_turns[0] == labels.escalation_turn, cue_turns
+        assert len({a.rule for a in alerts}) == len(alerts), "one alert per cause"
     else:
         assert cue_turns == [] and alerts == []
-    kinds = [(e["kind"], e["source"], e["title"]) for _, e in events if e["type"] == "suggestion"]
+    kinds = [(e.kind, e.source, e.title) for _, e in events if isinstance(e, Suggestion)]
     assert kinds and len(set(kinds)) == len(kinds), "a suggestion is never repeated"
 
 
@@ -63,12 +64,11 @@ def test_a_polite_call_with_negations_raises_nothing(assistant):
         ("customer", "Thank you so much, that was really helpful."),
     ]
     session = AssistSession(assistant)
-    events: list = []
+    events: list[AssistEvent] = []
     for k, (speaker, text) in enumerate(turns):
         final = TranscriptFinal(f"t{k}", Speaker(speaker), text, 5.0 * k, 5.0 * k + 4, "en", ())
         events += session.on_final(final) + session.on_time(5.0 * k + 4)
-    types = [plain(e)["type"] for e in events]
-    assert "handover.cue" not in types and "alert" not in types
+    assert not any(isinstance(e, HandoverCue | Alert) for e in events)
     assert session.summary().intent == "upgrade_plan"
     assert "switch it over tonight" in [s.text for s in session.summary().next_steps]
 
@@ -83,14 +83,15 @@ def test_agent_silence_fires_once_per_silence_and_rearms(assistant):
     say("agent", 0.0)
     say("customer", 2.0)
     assert session.on_time(20.0) == []
-    fired = [plain(e) for e in session.on_time(32.0)]
-    assert {e["type"] for e in fired} >= {"handover.cue", "alert"}
-    assert "agent_silence" in fired[0]["rule"]
+    fired = session.on_time(32.0)
+    assert {type(e) for e in fired} >= {HandoverCue, Alert}
+    cue = next(e for e in fired if isinstance(e, HandoverCue))
+    assert "agent_silence" in cue.rule
     assert session.on_time(40.0) == []  # same silence: no second alert
     say("agent", 41.0)
     say("customer", 43.0)
     assert session.on_time(60.0) == []
-    assert any(plain(e)["type"] == "alert" for e in session.on_time(75.0))
+    assert any(isinstance(e, Alert) for e in session.on_time(75.0))
 
 
 def test_no_agent_on_the_call_means_no_silence_alert(assistant):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from streams.client import LocalServer
-
-FIXTURES = Path(__file__).parents[2] / "fixtures"
+from testkit import FIXTURES as FIXTURES  # where test modules here used to find it
+from testkit.server import LocalServer
 
 
 @pytest.fixture(scope="module")

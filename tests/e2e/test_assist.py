@@ -7,14 +7,26 @@ no cue on a calm call, the data points and steps in the summary.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 
 import pytest
 
 from assist.entities import written
-from bench.calls import LabelledCall, found_data_point, found_step, said_in, stream_call
-from tests.e2e.conftest import FIXTURES
+from contract import codec
+from contract.events import (
+    Alert,
+    HandoverCue,
+    IntentDetected,
+    Sentiment,
+    Speaker,
+    Suggestion,
+    TranscriptFinal,
+)
+from testkit import FIXTURES
+from testkit.calls import LabelledCall, found_data_point, found_step, said_in, stream_call
+from testkit.events import payloads
 
 SPEED = 2.0  # twice real time: cue timing is judged in call-audio seconds
 
@@ -25,22 +37,21 @@ async def test_assist_follows_a_labelled_call(server, name):
     observed = await stream_call(server.ws, call, f"assist-{name}", SPEED)
     labels = call.labels
 
-    intents = observed.of("intent")
-    assert intents and intents[-1]["intent"] == labels["intent"], intents
-    assert all(i["evidence"] for i in intents)
+    intents = observed.of(IntentDetected)
+    assert intents and intents[-1].intent == labels.intent, intents
+    assert all(i.evidence for i in intents)
 
-    cues, alerts = observed.of("handover.cue"), observed.alerts
-    alerts = [a for a in alerts if a["type"] == "alert"]
+    cues = observed.arrivals(HandoverCue)  # (cue, call-audio second it arrived at)
+    alerts = payloads(observed.alerts, Alert)
     window = call.escalation_window_s()
-    if labels["handover_expected"]:
+    if labels.handover_expected:
         assert window is not None and cues and alerts, (cues, alerts)
-        first = cues[0]
-        arrived = observed.arrived_audio_s[first["seq"]]
-        assert window[0] <= arrived <= window[1], (arrived, window, first["reason"])
-        assert first["reason"] and first["evidence"] and first["open_items"]
-        assert first["summary"]["intent"] == labels["intent"]
-        assert first["transcript_tail"], "the person taking over needs the last lines"
-        assert alerts[0]["rule"] and alerts[0]["severity"] in ("low", "medium", "high")
+        first, arrived = cues[0]
+        assert window[0] <= arrived <= window[1], (arrived, window, first.reason)
+        assert first.reason and first.evidence and first.open_items
+        assert first.summary.intent == labels.intent
+        assert first.transcript_tail, "the person taking over needs the last lines"
+        assert alerts[0].rule  # and a Severity: decoding checked it
     else:
         assert cues == [] and alerts == [], (cues, alerts)
 
@@ -48,25 +59,29 @@ async def test_assist_follows_a_labelled_call(server, name):
     # mishears some of the synthetic 8 kHz voice; tests/assist checks every label on the
     # script's own words).
     summary = observed.summary
-    assert summary["intent"] == labels["intent"]
-    heard = written(" ".join(f["text"] for f in observed.of("transcript.final")))
+    assert summary is not None and summary.intent == labels.intent
+    heard = written(" ".join(f.text for f in observed.of(TranscriptFinal)))
     checked = 0
-    for point in labels["data_points"]:
+    for point in labels.data_points:
         if point.lower() in heard.lower():
-            assert found_data_point(point, summary), (point, summary["data_points"])
+            assert found_data_point(point, summary), (point, summary.data_points)
             checked += 1
-    for step in labels["steps_tried"]:
+    for step in labels.steps_tried:
         if said_in(step, heard):
-            assert found_step(step, summary), (step, summary["steps_tried"])
+            assert found_step(step, summary), (step, summary.steps_tried)
             checked += 1
     assert checked, f"no labelled data point or step was heard: {heard}"
-    sentiments = observed.of("sentiment")
-    assert {s["speaker"] for s in sentiments} == {"customer", "agent"}
-    assert observed.of("suggestion"), "knowledge or next action expected"
+    sentiments = observed.of(Sentiment)
+    assert {s.speaker for s in sentiments} == {Speaker.CUSTOMER, Speaker.AGENT}
+    assert observed.of(Suggestion), "knowledge or next action expected"
 
-    with urllib.request.urlopen(f"{server.http}/v1/calls/assist-{name}", timeout=10) as response:
-        record = json.loads(response.read())
-    assert record["intent"]["intent"] == labels["intent"]
-    assert record["summary"] == {k: summary[k] for k in record["summary"]}
+    record = await asyncio.to_thread(get_json, f"{server.http}/v1/calls/assist-{name}")
+    assert record["intent"]["intent"] == labels.intent
+    assert record["summary"] == json.loads(codec.encode_json(summary))
     assert len(record["sentiment_timeline"]) == len(sentiments)
     assert len(record["cues"]) == len(cues)
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())

@@ -12,17 +12,21 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from streams.client import (
-    AudioHookClient,
-    LocalServer,
-    Recording,
-    follow_events,
-    fork_messages,
-    send_paced,
+from contract.events import (
+    CallEnded,
+    CallStarted,
+    EndReason,
+    Event,
+    Protocol,
+    Speaker,
+    TranscriptFinal,
 )
-from tests.e2e.conftest import FIXTURES
+from streams.client import Recording, send_paced
+from testkit import FIXTURES
+from testkit.events import payloads, watch
+from testkit.platforms import AudioHookClient, fork_messages
 
-JFK = FIXTURES / "audio" / "en_whisper_jfk.wav"  # from ../shared/eval/speech
+JFK = FIXTURES / "audio" / "en_whisper_jfk.wav"
 HARVARD = (
     FIXTURES / "audio" / "en_sb_harvard_spk1_snt1.wav"
 )  # "the child almost hurt the small dog"
@@ -38,34 +42,28 @@ def two_speakers() -> Recording:
     return Recording(np.stack([left, right], axis=1), 16000)
 
 
-def said(events: list[dict], speaker: str) -> str:
-    text = " ".join(
-        e["text"] for e in events if e["type"] == "transcript.final" and e["speaker"] == speaker
-    )
+def said(events: list[Event], speaker: Speaker) -> str:
+    text = " ".join(f.text for f in payloads(events, TranscriptFinal) if f.speaker is speaker)
     return " ".join(re.sub(r"[^a-z ]", " ", text.lower()).split())
 
 
-async def watch(server: LocalServer, call_id: str) -> asyncio.Task:
-    task = asyncio.create_task(_collect(server, call_id))
-    await asyncio.sleep(0.2)
-    return task
+def started_and_ended(events: list[Event]) -> tuple[CallStarted, CallEnded]:
+    first, last = events[0].payload, events[-1].payload
+    assert isinstance(first, CallStarted) and isinstance(last, CallEnded), (first, last)
+    return first, last
 
 
-async def _collect(server: LocalServer, call_id: str) -> list[dict]:
-    return [e async for e in follow_events(server.ws, call_id)]
-
-
-def assert_right_words_right_speaker(events: list[dict], protocol: str) -> None:
-    assert events[0]["type"] == "call.started" and events[0]["protocol"] == protocol
-    assert events[-1]["type"] == "call.ended" and events[-1]["reason"] == "stop"
-    customer, agent = said(events, "customer"), said(events, "agent")
+def assert_right_words_right_speaker(events: list[Event], protocol: Protocol) -> None:
+    started, ended = started_and_ended(events)
+    assert started.protocol is protocol and ended.reason is EndReason.STOP
+    customer, agent = said(events, Speaker.CUSTOMER), said(events, Speaker.AGENT)
     assert "your country can do for you" in customer and "dog" not in customer, customer
     assert "small dog" in agent and "country" not in agent, agent
 
 
 async def test_genesys_audiohook_stereo_pcmu(server):
     conversation = str(uuid.uuid4())
-    watcher = await watch(server, conversation)
+    watcher = await watch(server.ws, conversation)
     headers = {
         "Audiohook-Organization-Id": str(uuid.uuid4()),
         "Audiohook-Correlation-Id": str(uuid.uuid4()),
@@ -76,26 +74,27 @@ async def test_genesys_audiohook_stereo_pcmu(server):
         client = AudioHookClient(ws, conversation)
         await client.stream(two_speakers(), speed=3.0)
     events = await asyncio.wait_for(watcher, 120)
-    assert_right_words_right_speaker(events, "audiohook")
-    assert any(r["type"] == "pong" for r in client.received)
-    assert events[0]["metadata"]["participant"]["ani"] == "+15555551234"
+    assert_right_words_right_speaker(events, Protocol.AUDIOHOOK)
+    assert any(r.type == "pong" for r in client.received)
+    started, _ = started_and_ended(events)
+    assert started.metadata["participant"]["ani"] == "+15555551234"  # the platform's own
 
 
 async def test_audio_fork_stereo_l16_with_the_drachtio_subprotocol(server):
-    watcher = await watch(server, "fork-e2e")
+    watcher = await watch(server.ws, "fork-e2e")
     drachtio = Subprotocol("audio.drachtio.org")
     async with connect(f"{server.ws}/v1/fork", subprotocols=[drachtio]) as ws:
         assert ws.subprotocol == "audio.drachtio.org"
         await send_paced(ws, fork_messages(two_speakers(), "fork-e2e"), 3.0)
     events = await asyncio.wait_for(watcher, 120)
-    assert_right_words_right_speaker(events, "fork")
+    assert_right_words_right_speaker(events, Protocol.FORK)
 
 
 async def test_webrtc_track_from_an_aiortc_peer(server):
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.contrib.media import MediaPlayer
 
-    watcher = await watch(server, "webrtc-e2e")
+    watcher = await watch(server.ws, "webrtc-e2e")
     peer = RTCPeerConnection()
     player = MediaPlayer(str(JFK))  # a real recording as a live audio track
     assert player.audio is not None
@@ -116,6 +115,7 @@ async def test_webrtc_track_from_an_aiortc_peer(server):
         await ws.send(json.dumps({"type": "stop"}))
         events = await asyncio.wait_for(watcher, 120)
     await peer.close()
-    assert events[0]["protocol"] == "webrtc" and events[-1]["reason"] == "stop"
-    customer = said(events, "customer")
+    started, ended = started_and_ended(events)
+    assert started.protocol is Protocol.WEBRTC and ended.reason is EndReason.STOP
+    customer = said(events, Speaker.CUSTOMER)
     assert "your country can do for you" in customer, customer

@@ -14,15 +14,26 @@ import soxr
 from websockets.asyncio.client import connect
 from whisper_normalizer.english import EnglishTextNormalizer
 
+from contract.events import (
+    CallEnded,
+    CallStarted,
+    EndReason,
+    Event,
+    Speaker,
+    TranscriptFinal,
+    TranscriptPartial,
+)
 from streams.client import (
-    LocalServer,
     Recording,
     follow_events,
     native_messages,
     send_paced,
     twilio_messages,
 )
-from tests.e2e.conftest import FIXTURES
+from testkit import FIXTURES
+from testkit.calls import load_timeline
+from testkit.events import collect, payloads, watch
+from testkit.server import LocalServer
 from voice.whisper import WhisperEngine, WhisperOptions
 
 JFK = FIXTURES / "audio" / "en_whisper_jfk.wav"
@@ -42,12 +53,8 @@ def words(text: str) -> str:
 
 async def stream_and_watch(
     server: LocalServer, messages, route: str, call_id: str, speed: float
-) -> list[dict]:
-    async def watch() -> list[dict]:
-        return [e async for e in follow_events(server.ws, call_id)]
-
-    watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)
+) -> list[Event]:
+    watcher = await watch(server.ws, call_id)
     async with connect(server.ws + route) as ws:
         await send_paced(ws, messages, speed)
     return await asyncio.wait_for(watcher, 120)
@@ -58,46 +65,46 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())
 
 
-def assert_framed_without_gaps(events: list[dict]) -> None:
-    assert events[0]["type"] == "call.started"
-    assert events[-1]["type"] == "call.ended"
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+def assert_framed_without_gaps(events: list[Event]) -> None:
+    assert isinstance(events[0].payload, CallStarted)
+    assert isinstance(events[-1].payload, CallEnded)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
 
 
 async def test_native_ingest_transcribes_real_speech_with_partials_first(server):
     recording = Recording.from_wav(JFK)
     events = await stream_and_watch(
-        server, native_messages(recording, "jfk-native"), "/v1/ingest", "jfk-native", speed=2.0
+        server, native_messages(recording, "jfk-native"), "/v1/ingest", "jfk-native", speed=1.0
     )
     assert_framed_without_gaps(events)
-    finals = [e for e in events if e["type"] == "transcript.final"]
-    partials = [e for e in events if e["type"] == "transcript.partial"]
-    text = " ".join(f["text"] for f in finals)
+    finals = payloads(events, TranscriptFinal)
+    text = " ".join(f.text for f in finals)
     assert jiwer.wer(words(JFK_TEXT), words(text)) < 0.25, text
-    assert partials and events.index(partials[0]) < events.index(finals[0])
+    kinds = [type(e.payload) for e in events]
+    assert TranscriptPartial in kinds
+    assert kinds.index(TranscriptPartial) < kinds.index(TranscriptFinal), "partials first"
     for final in finals:
-        assert final["speaker"] == "customer" and final["language"] == "en"
-        assert 0 <= final["t_start"] < final["t_end"] <= recording.duration_s + 0.5
-        assert final["segment_id"]
-    assert [f["t_start"] for f in finals] == sorted(f["t_start"] for f in finals)
+        assert final.speaker is Speaker.CUSTOMER and final.language == "en"
+        assert 0 <= final.t_start < final.t_end <= recording.duration_s + 0.5
+        assert final.segment_id
+    assert [f.t_start for f in finals] == sorted(f.t_start for f in finals)
     stored = get_json(f"{server.http}/v1/calls/jfk-native")
-    assert [t["text"] for t in stored["transcript"]] == [f["text"] for f in finals]
+    assert [t["text"] for t in stored["transcript"]] == [f.text for f in finals]
 
 
 async def test_twilio_two_track_call_keeps_speakers_apart(server):
     recording = Recording.from_tracks(Path(f"{CALL}.customer.wav"), Path(f"{CALL}.agent.wav"))
     events = await stream_and_watch(
-        server, twilio_messages(recording, "billing-1"), "/v1/twilio", "billing-1", speed=3.0
+        server, twilio_messages(recording, "billing-1"), "/v1/twilio", "billing-1", speed=1.0
     )
     assert_framed_without_gaps(events)
-    said = {"customer": "", "agent": ""}
-    for e in events:
-        if e["type"] == "transcript.final":
-            said[e["speaker"]] += " " + words(e["text"])
-    script = json.loads(Path(f"{CALL}.timeline.json").read_text())["turns"]
+    said = {Speaker.CUSTOMER: "", Speaker.AGENT: ""}
+    for final in payloads(events, TranscriptFinal):
+        said[final.speaker] += " " + words(final.text)
+    script = load_timeline(CALL).turns
     offline = WhisperEngine(WhisperOptions())
-    for speaker in ("customer", "agent"):
-        reference = " ".join(t["text"] for t in script if t["speaker"] == speaker)
+    for speaker in (Speaker.CUSTOMER, Speaker.AGENT):
+        reference = " ".join(t.text for t in script if t.speaker is speaker)
         track = Recording.from_wav(Path(f"{CALL}.{speaker}.wav")).samples[:, 0] / 32768
         offline_text = offline.transcribe_offline(soxr.resample(track, 8000, 16000))
         streaming_wer = jiwer.wer(normalize(reference), normalize(said[speaker]))
@@ -105,19 +112,19 @@ async def test_twilio_two_track_call_keeps_speakers_apart(server):
         assert streaming_wer <= offline_wer + 0.10, (speaker, streaming_wer, offline_wer)
     # each side's words stay on its own track
     for phrase in ("monthly plan", "third time", "manager"):
-        assert phrase in said["customer"] and phrase not in said["agent"], phrase
+        assert phrase in said[Speaker.CUSTOMER] and phrase not in said[Speaker.AGENT], phrase
     for phrase in ("how can i help you", "contact your bank"):
-        assert phrase in said["agent"] and phrase not in said["customer"], phrase
+        assert phrase in said[Speaker.AGENT] and phrase not in said[Speaker.CUSTOMER], phrase
 
 
 async def test_reconnecting_desktop_gets_exactly_what_it_missed(server):
     recording = Recording.from_wav(JFK)
-    seen: list[dict] = []
+    seen: list[Event] = []
 
     async def first_look() -> None:
         async for event in follow_events(server.ws, "jfk-replay"):
             seen.append(event)
-            if event["type"] == "transcript.final":
+            if isinstance(event.payload, TranscriptFinal):
                 return  # the desktop drops here, mid-call
 
     viewer = asyncio.create_task(first_look())
@@ -125,9 +132,9 @@ async def test_reconnecting_desktop_gets_exactly_what_it_missed(server):
     async with connect(server.ws + "/v1/ingest") as ws:
         await send_paced(ws, native_messages(recording, "jfk-replay"), 2.0)
     await viewer
-    rest = [e async for e in follow_events(server.ws, "jfk-replay", since=seen[-1]["seq"])]
+    rest = await collect(server.ws, "jfk-replay", since=seen[-1].seq)
     assert_framed_without_gaps(seen + rest)
-    assert any(e["type"] == "transcript.final" for e in rest)
+    assert payloads(rest, TranscriptFinal)
 
 
 async def test_silence_and_noise_give_no_transcript(server):
@@ -144,28 +151,30 @@ async def test_silence_and_noise_give_no_transcript(server):
         server, native_messages(Recording(pcm, 16000), "quiet"), "/v1/ingest", "quiet", speed=0
     )
     assert_framed_without_gaps(events)
-    assert [e for e in events if e["type"] == "transcript.final"] == []
+    assert payloads(events, TranscriptFinal) == []
 
 
 async def test_killed_server_keeps_every_final_already_sent(tmp_path):
     server = LocalServer(tmp_path).start()
     recording = Recording.from_wav(JFK)
-    received: list[dict] = []
+    received: list[TranscriptFinal] = []
+    two_finals = asyncio.Event()
 
-    async def watch() -> None:
+    async def desktop() -> None:
         async for event in follow_events(server.ws, "jfk-kill"):
-            if event["type"] == "transcript.final":
-                received.append(event)
+            if isinstance(event.payload, TranscriptFinal):
+                received.append(event.payload)
+                if len(received) == 2:
+                    two_finals.set()
 
-    watcher = asyncio.create_task(watch())
+    watcher = asyncio.create_task(desktop())
     await asyncio.sleep(0.2)
     try:
         async with connect(server.ws + "/v1/ingest") as ws:
             sender = asyncio.create_task(
                 send_paced(ws, native_messages(recording, "jfk-kill"), 1.0)
             )
-            while len(received) < 2:
-                await asyncio.sleep(0.05)
+            await asyncio.wait_for(two_finals.wait(), 60)
             server.kill()  # mid-call, mid-sentence
             await asyncio.gather(sender, watcher, return_exceptions=True)
         restarted = LocalServer(tmp_path).start()
@@ -176,5 +185,5 @@ async def test_killed_server_keeps_every_final_already_sent(tmp_path):
     finally:
         server.stop()
     stored = [(t["segment_id"], t["text"]) for t in record["transcript"]]
-    assert [(f["segment_id"], f["text"]) for f in received] == stored[: len(received)]
-    assert record["status"] == "ended" and record["end_reason"] == "interrupted"
+    assert [(f.segment_id, f.text) for f in received] == stored[: len(received)]
+    assert record["status"] == "ended" and record["end_reason"] == EndReason.INTERRUPTED

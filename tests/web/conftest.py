@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from streams.client import LocalServer
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# No network here: keep Chromium from reaching for Google's services at start.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS
+from testkit.server import LocalServer
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +19,16 @@ def server(tmp_path_factory) -> Iterator[LocalServer]:
     process.stop()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not os.path.exists(CHROMIUM):
         raise RuntimeError("Chromium is missing: apt-get install chromium (scripts/install does)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         await browser.close()
