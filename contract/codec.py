@@ -104,6 +104,9 @@ def schema() -> dict[str, Any]:
     (event_ref, error_ref), components = msgspec.json.schema_components(
         [Payload, ErrorMessage], ref_template="#/$defs/{name}"
     )
+    for definition in components.values():
+        if "properties" in definition:  # the encoder writes every field, defaults included
+            definition["required"] = list(definition["properties"])
     components["Envelope"] = {
         "title": "Envelope",
         "type": "object",

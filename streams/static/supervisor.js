@@ -6,11 +6,13 @@ const MAX_ALERTS = 200;
 const $ = (id) => document.getElementById(id);
 const calls = new Map(); // call_id -> {startedAt, endedAt, duration, intent, sentiment, alerts, row}
 const shownAlerts = new Set(); // call_id#seq: an alert is listed once, whatever the path
+let feedSeq = null; // the last feed_seq shown: a reconnect asks the feed for what came after
 
-new LiveSocket(() => wsUrl("/v1/alerts"), {
+new LiveSocket(() => wsUrl("/v1/alerts", feedSeq === null ? {} : { since: feedSeq }), {
   onEvent: handle,
   onState: (state) => showState($("conn"), state),
-  onOpen: catchUp, // the alert feed has no replay: read the stored calls for what we missed
+  // Opened fresh, the feed is live only: the live calls' records say what came before.
+  onOpen: () => { if (feedSeq === null) catchUp(); },
 });
 setInterval(render, 1000);
 
@@ -39,7 +41,9 @@ function entry(callId, startedAt) {
   return calls.get(callId);
 }
 
+/** @param {import("./events.js").Envelope & {type: string}} event */
 function handle(event) {
+  if (event.feed_seq) feedSeq = Math.max(feedSeq || 0, event.feed_seq);
   const call = entry(event.call_id, Date.parse(event.ts));
   switch (event.type) {
     case "call.started":
@@ -63,6 +67,7 @@ function handle(event) {
   render();
 }
 
+/** @param {import("./events.js").Alert & import("./events.js").Envelope} event */
 function addAlert(event) {
   const key = `${event.call_id}#${event.seq}`;
   if (shownAlerts.has(key)) return;
