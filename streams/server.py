@@ -54,6 +54,10 @@ _EVENTS_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})/even
 _CALL_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})$")
 _CLOSE_POLICY = 1008  # websocket close codes (RFC 6455)
 _CLOSE_TRY_AGAIN = 1013
+# Replaying a long backlog is many small sends that never wait while the socket keeps
+# up: a few replays at a time, yielding every few sends, so live calls keep the loop.
+_REPLAYS_AT_ONCE = 4
+_SENDS_PER_TURN = 50
 _HELD_BACK_WARN_S = 2.0
 
 
@@ -115,6 +119,7 @@ class Service:
         )
         self._server: Server | None = None
         self.web = WebFiles()
+        self._replays = asyncio.Semaphore(_REPLAYS_AT_ONCE)
 
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
@@ -258,9 +263,12 @@ class Service:
         """Sends a subscription's events until the client leaves or falls too far behind."""
 
         async def send_all() -> None:
-            async for page in self.hub.backlog_pages(subscription):
-                for text in page:
-                    await ws.send(text)
+            async with self._replays:
+                async for page in self.hub.backlog_pages(subscription):
+                    for start in range(0, len(page), _SENDS_PER_TURN):
+                        for text in page[start : start + _SENDS_PER_TURN]:
+                            await ws.send(text)
+                        await asyncio.sleep(0)  # let the live calls have the loop
             while True:
                 for text in await subscription.next_live():
                     await ws.send(text)

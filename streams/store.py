@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS feed (
 );
 """
 PAGE_EVENTS = 500  # rows per read: bounds a replay's memory and each thread hop
-READ_THREADS = 2  # long reads queue here, never on the threads live calls use
+READ_THREADS = 1  # long reads queue here, never on the threads live calls use
 
 T = TypeVar("T")
 

@@ -56,8 +56,8 @@ def speech_bytes() -> bytes:
     return np.concatenate([speech, np.zeros(16000, np.int16)]).astype("<i2").tobytes()
 
 
-async def next_json(ws: ClientConnection, timeout: float = 5.0) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+async def next_json(ws: ClientConnection, limit_s: float = 5.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), limit_s))
 
 
 async def events_until_end(
