@@ -5,12 +5,17 @@ them one at a time to a worker thread, so the session never sees two inputs at
 once and its events follow the transcript that caused them. A failing step is
 logged and skipped: assist is a co-pilot, never a reason to lose a call.
 Latency (queued to published) is measured on a `Clock`, so tests set the time.
+
+The queue is bounded (`MAX_QUEUED`). When it is full, the oldest tick goes
+first (a later tick checks the same rules); only a queue with no tick left loses
+its oldest input. Every drop is counted (`dropped`, and `on_dropped` with the kind).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +28,7 @@ from voice.tasks import TaskSet
 log = logging.getLogger(__name__)
 
 TICK_EVERY_S = 1.0  # call-audio seconds between two checks of the time-driven rules
+MAX_QUEUED = 500  # inputs waiting per call: minutes of finals, far past any healthy backlog
 # A final, Whisper's English for a final, or a call-audio time for the clock rules.
 _Input = TranscriptFinal | tuple[TranscriptFinal, str] | float
 
@@ -35,12 +41,15 @@ class AssistRuntime:
     on_latency: Callable[[float], None] = lambda seconds: None
     agent_language: str = "en"  # unless the platform says otherwise for a call
     clock: Clock = field(default_factory=SystemClock)
+    on_dropped: Callable[[str], None] = lambda kind: None  # "tick", "final", "translation"
 
     def open(
         self, call_id: str, publish: Callable[[AssistEvent], object], agent_language: str | None
     ) -> CallAssist:
         session = AssistSession(self.assistant, agent_language or self.agent_language)
-        return CallAssist(call_id, session, publish, self.on_latency, self.clock)
+        return CallAssist(
+            call_id, session, publish, self.on_latency, self.clock, on_dropped=self.on_dropped
+        )
 
 
 class CallAssist:
@@ -51,22 +60,30 @@ class CallAssist:
         publish: Callable[[AssistEvent], object],
         on_latency: Callable[[float], None] = lambda seconds: None,
         clock: Clock | None = None,
+        *,
+        max_queued: int = MAX_QUEUED,
+        on_dropped: Callable[[str], None] = lambda kind: None,
     ) -> None:
         self._call_id = call_id
         self._session = session
         self._publish = publish
         self._on_latency = on_latency
         self._clock = clock or SystemClock()
-        self._queue: asyncio.Queue[tuple[float, _Input] | None] = asyncio.Queue()
+        self._queue: deque[tuple[float, _Input]] = deque()
+        self._max_queued = max(1, max_queued)
+        self._on_dropped = on_dropped
+        self.dropped: Counter[str] = Counter()  # inputs dropped, by kind
+        self._queued = asyncio.Event()
+        self._closing = False
         self._last_tick_s = 0.0
         self._tasks = TaskSet(log, f"call {call_id} assist")
         self._task = self._tasks.spawn(self._run())
 
     def final(self, final: TranscriptFinal) -> None:
-        self._queue.put_nowait((self._clock.monotonic(), final))
+        self._put(final)
 
     def speech_translation(self, final: TranscriptFinal, text: str) -> None:
-        self._queue.put_nowait((self._clock.monotonic(), (final, text)))
+        self._put((final, text))
 
     def wants_speech_translation(self, language: str) -> bool:
         return self._session.wants_speech_translation(language)
@@ -74,16 +91,50 @@ class CallAssist:
     def tick(self, audio_s: float) -> None:
         if audio_s - self._last_tick_s >= TICK_EVERY_S:
             self._last_tick_s = audio_s
-            self._queue.put_nowait((self._clock.monotonic(), audio_s))
+            self._put(audio_s)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
 
     async def close(self) -> Summary:
         """Finishes what is queued; returns the call's final summary."""
-        self._queue.put_nowait(None)
+        self._closing = True
+        self._queued.set()
         await self._task
         return self._session.summary()
 
+    def _put(self, payload: _Input) -> None:
+        if len(self._queue) >= self._max_queued:
+            self._drop_one()
+        self._queue.append((self._clock.monotonic(), payload))
+        self._queued.set()
+
+    def _drop_one(self) -> None:
+        """Makes room: the oldest tick, else the oldest input of all (a final)."""
+        index = next((i for i, (_, p) in enumerate(self._queue) if isinstance(p, float)), 0)
+        payload = self._queue[index][1]
+        del self._queue[index]
+        kind = _kind(payload)
+        self.dropped[kind] += 1
+        if kind != "tick":
+            log.warning("call %s: assist is behind; dropped a queued %s", self._call_id, kind)
+        try:
+            self._on_dropped(kind)
+        except Exception:  # a metrics bug must not cost the call its assist
+            log.exception("call %s: drop observer failed", self._call_id)
+
+    async def _next(self) -> tuple[float, _Input] | None:
+        """The oldest queued input; None once closing and nothing is left."""
+        while not self._queue:
+            if self._closing:
+                return None
+            self._queued.clear()
+            await self._queued.wait()
+        return self._queue.popleft()
+
     async def _run(self) -> None:
-        while (item := await self._queue.get()) is not None:
+        while (item := await self._next()) is not None:
             queued_at, payload = item
             try:
                 events = await asyncio.to_thread(self._step, payload)
@@ -101,3 +152,9 @@ class CallAssist:
         if isinstance(payload, tuple):
             return self._session.on_speech_translation(*payload)
         return self._session.on_time(payload)
+
+
+def _kind(payload: _Input) -> str:
+    if isinstance(payload, TranscriptFinal):
+        return "final"
+    return "translation" if isinstance(payload, tuple) else "tick"

@@ -4,6 +4,8 @@ One `CallSession` per live call and, inside it, one `SpeakerWorker` per
 speaker. A worker is the only owner of its `SpeakerStream`: it feeds audio
 (VAD runs on a thread), asks for decode jobs, hands them to the shared
 scheduler, and publishes what comes back, strictly one step at a time.
+A gap the platform reports (`AudioFrames.gap_s`) reaches every speaker of the
+frames in order with their audio: the stream moves its clock on without audio.
 Its decodes and speech translations run in a task group inside its run loop,
 so the loop ends only once they all have. Time is read from `Voice.clock`.
 """
@@ -42,6 +44,8 @@ from voice.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
+_NO_AUDIO = np.zeros(0, dtype=np.float32)
+
 
 class CallRejected(Exception):
     def __init__(self, code: str, message: str) -> None:
@@ -67,6 +71,13 @@ class Voice:
 _ARRIVALS_KEPT = 3000  # (audio time, arrival) pairs per speaker: a minute of 20 ms frames
 
 
+@dataclass(frozen=True, slots=True)
+class _Gap:
+    """Call time with no audio, in order among a worker's pending audio."""
+
+    seconds: float
+
+
 class SpeakerWorker:
     def __init__(
         self,
@@ -81,7 +92,7 @@ class SpeakerWorker:
         self._translation = translation
         self._clock = voice.clock
         self._group: asyncio.TaskGroup | None = None  # while the run loop runs
-        self._pending_audio: list[np.ndarray] = []
+        self._pending_audio: list[np.ndarray | _Gap] = []
         self._results: list[tuple[DecodeJob, Hypothesis | None]] = []
         self._decoding = False
         self._closing = False
@@ -93,9 +104,14 @@ class SpeakerWorker:
         self._tasks = TaskSet(log, f"speaker {stream.speaker.value}")
         self._task = self._tasks.spawn(self._run())
 
-    def feed(self, samples: np.ndarray) -> None:
-        self._pending_audio.append(samples)
-        self._received_s += len(samples) / MODEL_SAMPLE_RATE_HZ
+    def feed(self, samples: np.ndarray, gap_s: float = 0.0) -> None:
+        """Audio at the model's rate, after `gap_s` of call time that had none."""
+        if gap_s > 0:
+            self._pending_audio.append(_Gap(gap_s))
+            self._received_s += gap_s
+        if len(samples):
+            self._pending_audio.append(samples)
+            self._received_s += len(samples) / MODEL_SAMPLE_RATE_HZ
         self._arrivals.append((self._received_s, self._clock.monotonic()))
         self._update_room()
         self._wake.set()
@@ -103,6 +119,10 @@ class SpeakerWorker:
     async def room(self) -> None:
         """Returns once this speaker's backlog of undecoded audio is small again."""
         await self._has_room.wait()
+
+    @property
+    def has_room(self) -> bool:
+        return self._has_room.is_set()
 
     async def finish(self) -> None:
         """Waits until every utterance heard so far has been decoded and published."""
@@ -169,9 +189,9 @@ class SpeakerWorker:
     async def _step(self, finished: bool) -> bool:
         """Feeds new audio, publishes decode results, starts the next decode."""
         if self._pending_audio:
-            audio = np.concatenate(self._pending_audio)
+            pending = list(self._pending_audio)
             self._pending_audio.clear()
-            await asyncio.to_thread(self.stream.push_audio, audio)
+            await asyncio.to_thread(self._push, pending)
         for job, hypothesis in self._drain_results():
             # off the loop too: a final's prosody is measured on its audio (a few ms of FFT)
             for update in await asyncio.to_thread(self.stream.apply, job, hypothesis):
@@ -188,8 +208,22 @@ class SpeakerWorker:
         self._update_room()
         return finished
 
+    def _push(self, pending: list[np.ndarray | _Gap]) -> None:
+        """Feeds audio and gaps to the stream in order (on a worker thread)."""
+        run: list[np.ndarray] = []
+        for item in [*pending, None]:
+            if isinstance(item, np.ndarray):
+                run.append(item)
+                continue
+            if run:
+                self.stream.push_audio(np.concatenate(run))
+                run.clear()
+            if isinstance(item, _Gap):
+                self.stream.skip(item.seconds)
+
     def _update_room(self) -> None:
-        pending_s = sum(len(a) for a in self._pending_audio) / MODEL_SAMPLE_RATE_HZ
+        pending = (len(a) for a in self._pending_audio if isinstance(a, np.ndarray))
+        pending_s = sum(pending) / MODEL_SAMPLE_RATE_HZ
         backlog_s = self.stream.undecoded_s + pending_s
         if backlog_s > self._voice.max_backlog_s:
             self._has_room.clear()
@@ -283,9 +317,21 @@ class CallSession:
         if self._closed:
             return
         for channel, speaker in enumerate(frames.channel_speakers):
-            self._worker(speaker).feed(self._resampler(speaker).push(frames.samples[:, channel]))
+            samples = frames.samples[:, channel]
+            audio = self._resampler(speaker).push(samples) if len(samples) else _NO_AUDIO
+            self._worker(speaker).feed(audio, frames.gap_s)
         if self._assist is not None:
             self._assist.tick(self.audio_s)
+
+    @property
+    def has_room(self) -> bool:
+        """False while any speaker's audio is backed up (see `room`)."""
+        return all(w.has_room for w in self._workers.values())
+
+    @property
+    def skipped_s(self) -> float:
+        """Call time moved over without audio (gaps), summed over the speakers."""
+        return sum(w.stream.skipped_s for w in self._workers.values())
 
     async def room(self) -> None:
         """Waits while any speaker's audio is backed up: the platform's sends slow down,

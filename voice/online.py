@@ -1,6 +1,7 @@
 """Streaming recognition for one speaker, as a caller-driven state machine.
 
     stream.push_audio(samples)      # float32 at MODEL_SAMPLE_RATE_HZ; runs Silero VAD
+    stream.skip(seconds)            # audio the platform did not send: the clock moves on
     job = stream.next_job()         # a DecodeJob to run on the model, or None
     updates = stream.apply(job, hypothesis)
     stream.finish()                 # call over: close the open utterance
@@ -11,6 +12,11 @@ newest words; at its end one final decode gives a stable `TranscriptFinal`.
 Long utterances are committed in pieces by LocalAgreement. Silence never
 reaches the model, and hypotheses that look like Whisper's silence
 hallucinations are dropped.
+
+A gap (audio the platform did not send: a pause, a discarded stretch, a jump in
+its timestamps) costs no memory whatever its length: up to `gap_silence_s` of it
+is heard as silence, as a pause in speech would be; a longer one ends the open
+utterance and moves the clock on, so later times stay on the call's clock.
 """
 
 from __future__ import annotations
@@ -63,6 +69,9 @@ class StreamingOptions:
     # ... then check again every this many finals, and switch when this sure of another.
     language_recheck_every: int = 5
     language_switch_probability: float = 0.8
+    # A gap up to this long is fed to VAD as silence; a longer one ends the utterance
+    # and moves the clock on without audio.
+    gap_silence_s: float = 0.5
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -160,11 +169,13 @@ class SpeakerStream:
         self._vad = vad
         self._segmenter = SpeechSegmenter(self._options.vad, MODEL_SAMPLE_RATE_HZ)
         self._t0_s = t0_s
+        self._skipped_s = 0.0  # gaps the clock moved over without audio
+        self.gaps_skipped = 0  # how many gaps were longer than gap_silence_s
         self._audio = _AudioBuffer()
         self._vad_until = 0
         self._utterance: _Utterance | None = None
         self._utterance_count = 0
-        self._finals: deque[DecodeJob] = deque()
+        self._finals: deque[tuple[int, DecodeJob]] = deque()  # (first sample, job)
         self._job_out = False
         self._pad = round(self._options.vad.speech_pad_s * MODEL_SAMPLE_RATE_HZ)
         self._context = ""  # this speaker's latest final words: the next utterance's prompt
@@ -177,8 +188,13 @@ class SpeakerStream:
 
     @property
     def audio_s(self) -> float:
-        """Seconds of this speaker's audio received so far."""
-        return self._audio.end / MODEL_SAMPLE_RATE_HZ
+        """Seconds of this speaker's call so far: audio received, and gaps moved over."""
+        return self._skipped_s + self._audio.end / MODEL_SAMPLE_RATE_HZ
+
+    @property
+    def skipped_s(self) -> float:
+        """Seconds of gaps the clock moved over without audio."""
+        return self._skipped_s
 
     def push_audio(self, samples: np.ndarray) -> None:
         self._audio.append(samples.astype(np.float32, copy=False))
@@ -186,8 +202,22 @@ class SpeakerStream:
         while self._audio.end - self._vad_until >= batch:
             self._run_vad(self._vad_until + batch)
 
+    def skip(self, seconds: float) -> None:
+        """`seconds` of call time the platform sent no audio for. A short gap is heard as
+        silence; a longer one closes the open utterance and moves the clock on, holding
+        no audio for it."""
+        if not math.isfinite(seconds) or seconds <= 0:
+            return
+        heard_s = min(seconds, self._options.gap_silence_s)
+        self.push_audio(np.zeros(round(heard_s * MODEL_SAMPLE_RATE_HZ), dtype=np.float32))
+        if seconds > heard_s:
+            self.finish()
+            self._skipped_s += seconds - heard_s
+            self.gaps_skipped += 1
+
     def finish(self) -> None:
-        """No more audio: run VAD on what is left and close an open utterance."""
+        """No more audio (or a long gap): run VAD on what is left and close an open
+        utterance."""
         whole = self._vad_until + (self._audio.end - self._vad_until) // VAD_FRAME_SAMPLES * (
             VAD_FRAME_SAMPLES
         )
@@ -222,7 +252,8 @@ class SpeakerStream:
             return  # a click or a breath, not speech
         end = self._audio.end if closing else min(event.sample + self._pad, self._audio.end)
         if end > utterance.commit:
-            self._finals.append(self._job(utterance, end, is_final=True, speech_end=event.sample))
+            job = self._job(utterance, end, is_final=True, speech_end=event.sample)
+            self._finals.append((utterance.commit, job))
 
     def _trim(self) -> None:
         """Keeps only audio that a future decode can still need."""
@@ -237,7 +268,9 @@ class SpeakerStream:
         if self._job_out:
             raise RuntimeError("apply() the previous job before asking for another")
         job = (
-            self._finals.popleft() if self._finals else self._partial_or_forced_job(partial_backoff)
+            self._finals.popleft()[1]
+            if self._finals
+            else self._partial_or_forced_job(partial_backoff)
         )
         self._job_out = job is not None
         return job
@@ -249,7 +282,7 @@ class SpeakerStream:
     def undecoded_s(self) -> float:
         """Seconds of received audio whose transcript is not final yet (nor judged silence)."""
         if self._finals:
-            start = self._samples(self._finals[0].t_start)
+            start = self._finals[0][0]
         elif self._utterance is not None:
             start = self._utterance.commit
         else:
@@ -425,7 +458,8 @@ class SpeakerStream:
         return not (text in _HALLUCINATIONS and segment.avg_logprob < options.unsure_avg_logprob)
 
     def _seconds(self, sample: int) -> float:
-        return self._t0_s + sample / MODEL_SAMPLE_RATE_HZ
+        """Call time of a sample received since the last gap (no utterance spans a gap)."""
+        return self._t0_s + self._skipped_s + sample / MODEL_SAMPLE_RATE_HZ
 
     def _samples(self, seconds: float) -> int:
-        return round((seconds - self._t0_s) * MODEL_SAMPLE_RATE_HZ)
+        return round((seconds - self._t0_s - self._skipped_s) * MODEL_SAMPLE_RATE_HZ)

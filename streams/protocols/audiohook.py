@@ -5,11 +5,13 @@ Client messages (JSON text): every one has `version` "2", `id` (the session),
 `position` (ISO 8601 duration of audio so far) and `parameters`:
 
     open      -> opened   one offered media format chosen: PCMU or L16, 8 kHz,
-                          channels ["external", "internal"] (customer, agent) or one
+                          channels ["external", "internal"] (customer, agent) or one;
+                          `supportedLanguages` too when the open asks for them
     ping      -> pong
     update    -> updated  (a new language)
-    paused / resumed / discarded   audio not sent: the gap becomes silence, so
-                          times stay on the call's own timeline
+    paused / resumed / discarded   audio not sent: the gap moves the call's clock on
+                          (`AudioFrames.gap_s`, no silence made), so times stay on
+                          the call's own timeline
     close     -> closed   the call ends
     error                 logged
 
@@ -18,7 +20,12 @@ interleaved samples in the order of the chosen `channels`. A violation of the
 protocol (audio before `open`, a wrong `seq`, unsupported media) gets the
 protocol's own answer, `disconnect` with reason "error" and an `info`, after
 which audio is ignored until the client sends `close`. Authentication is the
-`X-API-KEY` header, checked at the handshake (see server.py).
+`X-API-KEY` header, checked at the handshake (see server.py), and the request's
+signature when a client secret is configured (streams/protocols/signature.py).
+
+A connection probe (conversationId all zeros, as Genesys sends to test an
+integration) is answered like any session (opened, pong, closed) but is no
+call: no CallStart, and its audio is read and dropped.
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
@@ -38,7 +45,10 @@ from streams.protocols.base import (
     CallStop,
     ProtocolEvent,
     Reply,
+    clamp_gap,
     parse_json_object,
+    parse_language,
+    shown,
     validate_call_id,
 )
 from voice.audio import AudioFormat, Encoding, decode_pcm16
@@ -50,9 +60,32 @@ MAX_TEXT_CHARS = 65_535  # the protocol's own limit for a text message
 CHANNEL_SPEAKERS = {"external": Speaker.CUSTOMER, "internal": Speaker.AGENT}
 FORMATS = {"PCMU": Encoding.MULAW, "L16": Encoding.PCM16}
 _DURATION = re.compile(r"^PT(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?$")
+PROBE_CONVERSATION_ID = "00000000-0000-0000-0000-000000000000"
+# What `opened` lists when the client's open asks for supportedLanguages: the languages
+# Whisper transcribes well, as Genesys names them. The server can pass its own list.
+DEFAULT_SUPPORTED_LANGUAGES = (
+    "en-US",
+    "en-GB",
+    "de-DE",
+    "es-ES",
+    "fr-FR",
+    "it-IT",
+    "nl-NL",
+    "pt-BR",
+)
 _CLIENT_TYPES = frozenset(
     {"open", "ping", "update", "paused", "resumed", "discarded", "close", "error"}
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AudioHookOptions:
+    """`[audiohook]`: what Genesys is told and how its requests are checked."""
+
+    # base64, as entered in Genesys; when set, every handshake's RFC 9421 signature
+    # must verify with it (see streams/protocols/signature.py)
+    client_secret: str | None = None
+    supported_languages: tuple[str, ...] = DEFAULT_SUPPORTED_LANGUAGES  # for `opened`
 
 
 class State(enum.Enum):
@@ -66,9 +99,11 @@ class State(enum.Enum):
 class AudioHookParser:
     close_reason = EndReason.CLIENT_DISCONNECTED  # a socket that drops before close
 
-    def __init__(self) -> None:
+    def __init__(self, languages: Sequence[str] = DEFAULT_SUPPORTED_LANGUAGES) -> None:
         self.state = State.PREPARING
         self.session_id = ""
+        self.probe = False  # a connection probe: answered, but no call
+        self._languages = list(languages)
         self._seq = 0  # ours
         self._clientseq = 0  # theirs, last accepted
         self._media: dict[str, Any] | None = None
@@ -102,6 +137,8 @@ class AudioHookParser:
             return []  # already told the client; it will close
         if self.state is not State.ACTIVE or self._start is None:
             raise ProtocolError("not_active", f"received audio in state {self.state.value}")
+        if self.probe:
+            return []  # a probe's audio tests the connection; it is no call's audio
         try:
             samples = decode_pcm16(data, self._start.audio_format)
         except AudioFormatError as exc:
@@ -125,6 +162,8 @@ class AudioHookParser:
                 "bad_version", f"version must be '2', not {message.get('version')!r}"
             )
         kind, seq = message.get("type"), message.get("seq")
+        if not isinstance(kind, str):
+            raise ProtocolError("bad_message", "message not a well-formed client message (type)")
         if not isinstance(seq, int) or isinstance(seq, bool):
             raise ProtocolError("bad_message", "message not a well-formed client message (seq)")
         if not isinstance(message.get("parameters"), dict) or not isinstance(
@@ -137,13 +176,15 @@ class AudioHookParser:
             )
         self._clientseq = seq
         serverseq = message.get("serverseq", 0)
-        if not isinstance(serverseq, int) or serverseq > self._seq:
-            raise ProtocolError("bad_serverseq", f"invalid serverseq value {serverseq!r}")
+        if not isinstance(serverseq, int) or isinstance(serverseq, bool) or serverseq > self._seq:
+            raise ProtocolError("bad_serverseq", f"invalid serverseq value {shown(serverseq)}")
         if self.session_id and message["id"] != self.session_id:
             raise ProtocolError("bad_session", "session identifier mismatch")
         self.session_id = message["id"]
         if kind not in _CLIENT_TYPES:
-            raise ProtocolError("unknown_message", f"'{kind}' is not a supported client message")
+            raise ProtocolError(
+                "unknown_message", f"{shown(kind)} is not a supported client message"
+            )
 
     def _on_open(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
         if self.state is not State.PREPARING:
@@ -155,14 +196,19 @@ class AudioHookParser:
                 "no supported media offered (PCMU or L16 at 8000 Hz, channels external/internal)",
             )
         call_id = validate_call_id(parameters.get("conversationId"))
+        language = parse_language(parameters.get("language"))
+        asks_languages = parameters.get("supportedLanguages", False)
+        if not isinstance(asks_languages, bool):
+            raise ProtocolError("bad_message", "supportedLanguages must be true or false")
         channels = media["channels"]
         participant = parameters.get("participant") or {}
         self._media = media
+        self.probe = call_id == PROBE_CONVERSATION_ID
         self._start = CallStart(
             call_id=call_id,
             audio_format=AudioFormat(FORMATS[media["format"]], RATE_HZ, len(channels)),
             channel_speakers=tuple(CHANNEL_SPEAKERS[c] for c in channels),
-            language=_language(parameters.get("language")),
+            language=language,
             metadata={
                 "protocol": "audiohook",
                 "session_id": self.session_id,
@@ -172,7 +218,11 @@ class AudioHookParser:
             },
         )
         self.state = State.ACTIVE
-        return [self._start, self._reply("opened", {"media": [media], "startPaused": False})]
+        opened: dict[str, Any] = {"media": [media], "startPaused": False}
+        if asks_languages:
+            opened["supportedLanguages"] = list(self._languages)
+        reply = self._reply("opened", opened)
+        return [reply] if self.probe else [self._start, reply]
 
     def _on_paused(self) -> list[ProtocolEvent]:
         if self.state is State.ACTIVE:
@@ -186,23 +236,22 @@ class AudioHookParser:
         return self._silence(parameters.get("discarded"))
 
     def _on_close(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
-        was_open = self._start is not None and self.state is not State.CLOSED
+        was_open = self._start is not None and self.state is not State.CLOSED and not self.probe
         self.state = State.CLOSED
-        reason = str(parameters.get("reason", "end"))
+        reason = parameters.get("reason", "end")
         events: list[ProtocolEvent] = [CallStop.said("stop" if reason == "end" else reason)]
         return [*(events if was_open else []), self._reply("closed", {})]
 
     # --- helpers ----------------------------------------------------------------------
     def _silence(self, duration: object) -> list[ProtocolEvent]:
-        """Audio the client did not send, as silence: later times stay on the call's clock."""
-        if self._start is None:
+        """Audio the client did not send, as a gap: the call's clock moves on by that much
+        (no silence is made for it), so later times stay on the conversation's clock."""
+        if self._start is None or self.probe:
             return []
         seconds = parse_duration(duration)
-        frames = round(seconds * RATE_HZ)
-        if frames <= 0:
+        if seconds * RATE_HZ < 1:
             return []
-        silence = np.zeros((frames, self._start.audio_format.channels), dtype=np.int16)
-        return [AudioFrames(silence, self._start.channel_speakers)]
+        return [AudioFrames.gap(seconds, self._start.channel_speakers)]
 
     def _reply(self, kind: str, parameters: dict[str, Any]) -> Reply:
         self._seq += 1
@@ -224,29 +273,26 @@ def _choose_media(offers: object) -> dict[str, Any] | None:
     for offer in offers:
         if not isinstance(offer, dict):
             continue
-        channels = offer.get("channels")
+        channels, media_format = offer.get("channels"), offer.get("format")
         if (
             offer.get("type", "audio") == "audio"
-            and offer.get("format") in FORMATS
+            and isinstance(media_format, str)
+            and media_format in FORMATS
             and offer.get("rate") == RATE_HZ
             and isinstance(channels, list)
             and 1 <= len(channels) <= 2
+            and all(isinstance(c, str) and c in CHANNEL_SPEAKERS for c in channels)
             and len(set(channels)) == len(channels)
-            and all(c in CHANNEL_SPEAKERS for c in channels)
         ):
             return offer
     return None
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in an ISO 8601 duration such as PT12.34S; 0 when absent or malformed."""
-    match = _DURATION.match(value) if isinstance(value, str) else None
+    """Seconds in an ISO 8601 duration such as PT12.34S; 0 when absent, malformed or
+    too long to be a real one (over a day: see `base.clamp_gap`)."""
+    match = _DURATION.match(value) if isinstance(value, str) and len(value) <= 64 else None
     if not match:
         return 0.0
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
-
-
-def _language(value: object) -> str | None:
-    """AudioHook's "en-US" as Whisper's "en"."""
-    return str(value).split("-")[0].lower() if isinstance(value, str) and value else None
+    return clamp_gap(hours * 3600 + minutes * 60 + seconds)

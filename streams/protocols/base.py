@@ -1,9 +1,18 @@
-"""What every protocol parser produces."""
+"""What every protocol parser produces, and the checks every parser shares.
+
+Parsers check types as well as values: any JSON shape or byte string gives a
+`ProtocolError` (the protocol's own error answer), never another exception.
+A gap in the audio (a pause, a discarded stretch, a jump in timestamps) is
+data, `AudioFrames.gap_s`: the call clock moves on by that much and no
+silence is made for it.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +24,13 @@ from streams.errors import ProtocolError
 from voice.audio import AudioFormat
 
 _CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+_LANGUAGE = re.compile(r"^(?:[a-z]{2,3}|auto)$")
+MAX_JSON_DEPTH = 32  # nesting of a message's arrays and objects; deeper is not a real message
+MAX_GAP_S = 86_400.0  # one gap moves a call's clock by at most a day
+AUTO_LANGUAGE = "auto"
+_shown = reprlib.Repr()
+_shown.maxstring = _shown.maxother = 40
+_shown.maxlevel = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +45,17 @@ class CallStart:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AudioFrames:
-    samples: np.ndarray  # int16, shape (frames, channels)
+    samples: np.ndarray  # int16, shape (frames, channels); may have no frames
     channel_speakers: tuple[Speaker, ...]
+    # Call-audio seconds the platform did not send before these samples (paused,
+    # discarded, a timestamp jump): the clock moves on, no audio is made for them.
+    gap_s: float = 0.0
+
+    @classmethod
+    def gap(cls, seconds: float, channel_speakers: tuple[Speaker, ...]) -> AudioFrames:
+        """Only a gap: no samples, the clock moves on by `seconds` (at most MAX_GAP_S)."""
+        empty = np.zeros((0, len(channel_speakers)), dtype=np.int16)
+        return cls(empty, channel_speakers, clamp_gap(seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +65,8 @@ class CallStop:
 
     @classmethod
     def said(cls, words: object) -> CallStop:
-        """A stop whose reason the platform named in its own words."""
-        text = str(words)[:120]
+        """A stop whose reason the platform named in its own words (a string, else "stop")."""
+        text = words[:120] if isinstance(words, str) and words else EndReason.STOP.value
         try:
             return cls(EndReason(text))
         except ValueError:
@@ -68,19 +93,88 @@ def validate_call_id(call_id: object) -> str:
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
+    """One JSON object, nested at most MAX_JSON_DEPTH deep; NaN and Infinity are not JSON."""
     try:
-        message = json.loads(text)
+        message = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError("invalid_json", f"message is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ProtocolError("invalid_json", "message is nested too deeply") from None
+    except ValueError as exc:  # a constant, or an integer of more digits than Python reads
+        raise ProtocolError("invalid_json", f"message is not valid JSON: {exc}") from None
     if not isinstance(message, dict):
         raise ProtocolError("invalid_json", "message must be a JSON object")
+    # Brackets can only nest as deep as there are of them: most messages skip the walk.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(message) > MAX_JSON_DEPTH:
+        raise ProtocolError("invalid_json", f"message is nested over {MAX_JSON_DEPTH} deep")
     return message
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _depth(value: object) -> int:
+    """How deep arrays and objects nest, without recursion (stops past the limit)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def shown(value: object) -> str:
+    """A client's value, short enough to quote back in an error message."""
+    return _shown.repr(value)
 
 
 def parse_speaker(value: object) -> Speaker:
     try:
-        return Speaker(str(value))
+        return Speaker(value) if isinstance(value, str) else Speaker("")
     except ValueError:
         raise ProtocolError(
-            "bad_speaker", f"speaker must be 'customer' or 'agent', not {value!r}"
+            "bad_speaker", f"speaker must be 'customer' or 'agent', not {shown(value)}"
         ) from None
+
+
+def parse_language(value: object, name: str = "language") -> str | None:
+    """A platform's language as Whisper's code: "en-US" and "EN" are "en"; "auto" stays.
+    Absent (None or "") is None; anything else that is not a language is refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        primary = value.strip().replace("_", "-").split("-")[0].lower()
+        if _LANGUAGE.match(primary):
+            return primary
+    raise ProtocolError(
+        "bad_language",
+        f"{name} must be a language code such as 'en' or 'en-US', not {shown(value)}",
+    )
+
+
+def whole_number(value: object, name: str, *, strings: bool = False) -> int:
+    """A JSON integer (or an integral float); with `strings`, also its decimal text."""
+    if strings and isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        text = value.strip()
+        if len(text) <= 9:
+            return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise ProtocolError("bad_format", f"{name} must be a whole number, not {shown(value)}")
+
+
+def clamp_gap(seconds: float) -> float:
+    """A gap as the clock may take it: finite, at least 0, at most MAX_GAP_S."""
+    return min(max(seconds, 0.0), MAX_GAP_S) if math.isfinite(seconds) else 0.0

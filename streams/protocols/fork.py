@@ -27,7 +27,10 @@ from streams.protocols.base import (
     CallStart,
     ProtocolEvent,
     parse_json_object,
+    parse_language,
+    shown,
     validate_call_id,
+    whole_number,
 )
 from voice.audio import AudioFormat, Encoding, decode_pcm16
 from voice.errors import AudioFormatError
@@ -75,9 +78,15 @@ class ForkParser:
         call_id = setting("call_id", "callSid", "call_sid", "uuid") or f"fork-{uuid.uuid4()}"
         rate = _whole(setting("sample_rate", "sampleRate") or DEFAULT_RATE_HZ, "sample_rate")
         mix = setting("mixType", "mix_type")
-        channels = _MIX_CHANNELS.get(str(mix)) if mix else None
-        channels = channels or _whole(setting("channels") or 1, "channels")
-        outbound = str(setting("direction") or "").lower() == "outbound"
+        if mix is not None and _MIX_CHANNELS.get(mix if isinstance(mix, str) else "") is None:
+            raise ProtocolError(
+                "bad_format", f"mixType must be mono, mixed or stereo, not {shown(mix)}"
+            )
+        channels = (
+            _MIX_CHANNELS[mix] if mix is not None else _whole(setting("channels") or 1, "channels")
+        )
+        direction = setting("direction")
+        outbound = isinstance(direction, str) and direction.lower() == "outbound"
         caller, callee = (
             (Speaker.AGENT, Speaker.CUSTOMER) if outbound else (Speaker.CUSTOMER, Speaker.AGENT)
         )
@@ -86,16 +95,14 @@ class ForkParser:
         except AudioFormatError as exc:
             raise ProtocolError("bad_format", str(exc)) from None
         return CallStart(
-            call_id=validate_call_id(str(call_id)),
+            call_id=validate_call_id(str(call_id) if isinstance(call_id, int) else call_id),
             audio_format=fmt,
             channel_speakers=(caller, callee) if channels == 2 else (caller,),
-            language=setting("language"),
+            language=parse_language(setting("language")),
             metadata={"protocol": "fork", **{k: v for k, v in metadata.items() if k != "token"}},
         )
 
 
 def _whole(value: object, name: str) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        raise ProtocolError("bad_format", f"{name} must be a whole number, not {value!r}") from None
+    """A whole number from the metadata (a JSON number or its text) or the URL (text)."""
+    return whole_number(value, name, strings=True)

@@ -20,8 +20,11 @@ from streams.protocols.base import (
     CallStop,
     ProtocolEvent,
     parse_json_object,
+    parse_language,
     parse_speaker,
+    shown,
     validate_call_id,
+    whole_number,
 )
 from voice.audio import AudioFormat, decode_pcm16, parse_encoding
 from voice.errors import AudioFormatError
@@ -43,7 +46,7 @@ class NativeParser:
             self._require_started("stop")
             self._stopped = True
             return [CallStop.said(message.get("reason", "stop"))]
-        raise ProtocolError("unknown_message", f"unknown message type {kind!r}")
+        raise ProtocolError("unknown_message", f"unknown message type {shown(kind)}")
 
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:
         start = self._require_started("audio")
@@ -62,11 +65,14 @@ class NativeParser:
         if self._start is not None:
             raise ProtocolError("duplicate_start", "the call has already started")
         call_id = validate_call_id(message.get("call_id"))
+        encoding = message.get("encoding", "pcm16")
+        if not isinstance(encoding, str):
+            raise ProtocolError("bad_format", f"encoding must be a string, not {shown(encoding)}")
         try:
             fmt = AudioFormat(
-                encoding=parse_encoding(str(message.get("encoding", "pcm16"))),
-                sample_rate_hz=_as_int(message.get("sample_rate", 16000), "sample_rate"),
-                channels=_as_int(message.get("channels", 1), "channels"),
+                encoding=parse_encoding(encoding),
+                sample_rate_hz=whole_number(message.get("sample_rate", 16000), "sample_rate"),
+                channels=whole_number(message.get("channels", 1), "channels"),
             )
         except AudioFormatError as exc:
             raise ProtocolError("bad_format", str(exc)) from None
@@ -81,8 +87,8 @@ class NativeParser:
             call_id=call_id,
             audio_format=fmt,
             channel_speakers=speakers,
-            language=_optional_str(message.get("language")),
-            agent_language=_optional_str(message.get("agent_language")),
+            language=parse_language(message.get("language")),
+            agent_language=parse_language(message.get("agent_language"), "agent_language"),
             metadata=metadata,
         )
         return self._start
@@ -91,13 +97,3 @@ class NativeParser:
         if self._start is None:
             raise ProtocolError("not_started", f"{what} before start: send a start message first")
         return self._start
-
-
-def _as_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise ProtocolError("bad_format", f"{name} must be a whole number, not {value!r}")
-    return int(value)
-
-
-def _optional_str(value: object) -> str | None:
-    return str(value) if value else None

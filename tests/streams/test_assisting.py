@@ -70,3 +70,22 @@ async def test_ticks_are_spaced_by_call_audio_time():
         assist.tick(audio_s)
     await assist.close()
     assert ticks == [1.1, 2.3]
+
+
+async def test_a_full_queue_drops_ticks_first_then_the_oldest_final_and_counts():
+    dropped: list[str] = []
+    assist = CallAssist(
+        "c3", as_session(FlakySession()), lambda e: None, max_queued=4, on_dropped=dropped.append
+    )
+    # nothing runs until we yield: the queue fills
+    assist.final(final(0, "one"))
+    assist.tick(1.0)
+    assist.final(final(1, "two"))
+    assist.tick(2.0)
+    assist.final(final(2, "three"))  # full: the oldest tick goes
+    assist.final(final(3, "four"))  # full: the other tick goes
+    assert dropped == ["tick", "tick"] and assist.queued == 4
+    assist.final(final(4, "five"))  # only finals left: the oldest final goes
+    assert dropped == ["tick", "tick", "final"] and assist.queued == 4
+    assert assist.dropped == {"tick": 2, "final": 1}
+    await assist.close()

@@ -57,11 +57,12 @@ def test_a_whole_captured_session():
         "closed",
     ]
     assert [r["seq"] for events in out for r in replies(events)] == [1, 2, 3, 4]
-    # paused, then resumed with 2.5 s discarded: that gap becomes silence on both channels
-    (silence,) = [e for e in out[3] if isinstance(e, AudioFrames)]
-    assert silence.samples.shape == (20_000, 2) and not silence.samples.any()
+    # paused, then resumed with 2.5 s discarded: a gap on both channels, no silence made
+    (gap,) = [e for e in out[3] if isinstance(e, AudioFrames)]
+    assert gap.samples.shape == (0, 2) and gap.gap_s == 2.5
+    assert gap.channel_speakers == (Speaker.CUSTOMER, Speaker.AGENT)
     (dropped,) = [e for e in out[5] if isinstance(e, AudioFrames)]
-    assert dropped.samples.shape == (4_000, 2)
+    assert dropped.samples.shape == (0, 2) and dropped.gap_s == 0.5
     closing = out[6]
     assert isinstance(closing[0], CallStop) and closing[0].reason == "stop"
     assert replies(closing)[0]["clientseq"] == 7
@@ -134,3 +135,77 @@ def test_durations():
     assert parse_duration("PT12.34S") == pytest.approx(12.34)
     assert parse_duration("PT1H2M3S") == 3723
     assert parse_duration("soon") == 0.0
+
+
+def test_a_day_discarded_allocates_no_audio():
+    parser = opened_parser()
+    discarded = {**messages()[5], "seq": 2, "serverseq": 1}
+    discarded["parameters"] = {"start": "PT1S", "discarded": "PT86400S"}
+    (gap,) = parser.feed_text(json.dumps(discarded))
+    assert isinstance(gap, AudioFrames)
+    assert gap.samples.size == 0 and gap.gap_s == 86_400
+    longer = {**discarded, "seq": 3, "parameters": {"discarded": "PT999999999H"}}
+    (capped,) = parser.feed_text(json.dumps(longer))
+    assert isinstance(capped, AudioFrames) and capped.gap_s == 86_400  # a day at most
+    endless = {**discarded, "seq": 4, "parameters": {"discarded": "PT" + "9" * 400 + "S"}}
+    assert parser.feed_text(json.dumps(endless)) == []  # not a duration: no gap
+
+
+def open_message(**parameters) -> str:
+    message = messages()[0]
+    message["parameters"].update(parameters)
+    return json.dumps(message)
+
+
+def test_a_connection_probe_is_answered_but_is_no_call():
+    parser = AudioHookParser()
+    probe = open_message(
+        conversationId="00000000-0000-0000-0000-000000000000",
+        participant={"id": "00000000-0000-0000-0000-000000000000"},
+    )
+    events = parser.feed_text(probe)
+    assert not any(isinstance(e, CallStart) for e in events)
+    assert [r["type"] for r in replies(events)] == ["opened"]
+    assert parser.probe
+    assert parser.feed_bytes(b"\xff" * 320) == []  # its audio is read and dropped
+    close = {**messages()[6], "seq": 2, "serverseq": 1}
+    closing = parser.feed_text(json.dumps(close))
+    assert not any(isinstance(e, CallStop) for e in closing)
+    assert [r["type"] for r in replies(closing)] == ["closed"]
+
+
+def test_supported_languages_are_listed_when_the_open_asks():
+    events = AudioHookParser(["en-US", "de-DE"]).feed_text(open_message(supportedLanguages=True))
+    (opened,) = replies(events)
+    assert opened["parameters"]["supportedLanguages"] == ["en-US", "de-DE"]
+    (plain,) = replies(AudioHookParser().feed_text(open_message()))
+    assert "supportedLanguages" not in plain["parameters"]
+    (default,) = replies(AudioHookParser().feed_text(open_message(supportedLanguages=True)))
+    assert "en-US" in default["parameters"]["supportedLanguages"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (open_message(language=["en-US"]), "bad_language"),
+        (open_message(supportedLanguages="yes"), "bad_message"),
+        (
+            open_message(media=[{"type": "audio", "format": ["PCMU"], "rate": 8000}]),
+            "unsupported_media",
+        ),
+        (
+            open_message(media=[{"format": "PCMU", "rate": 8000, "channels": [["external"]]}]),
+            "unsupported_media",
+        ),
+        (json.dumps({**messages()[0], "type": ["open"]}), "bad_message"),
+        (json.dumps({**messages()[0], "seq": True}), "bad_message"),
+        ("[" * 30_000 + "]" * 30_000, "invalid_json"),
+    ],
+)
+def test_malformed_messages_get_the_protocols_disconnect(text, code):
+    parser = AudioHookParser()
+    with pytest.raises(ProtocolError) as error:
+        parser.feed_text(text)
+    assert error.value.code == code
+    reply = json.loads(parser.error_message(None, error.value.code, error.value.message))
+    assert reply["type"] == "disconnect" and reply["parameters"]["reason"] == "error"

@@ -141,3 +141,27 @@ def test_an_overloaded_recogniser_refuses_new_calls(tmp_path):
         registry.open(call_start("c3"), Protocol.NATIVE)
     assert refused.value.code == "busy"
     assert hub.store.call_row("c3") is None  # nothing stored for a refused call
+
+
+async def test_times_after_a_gap_are_on_the_conversations_clock(tmp_path):
+    store = Store(tmp_path / "calls.sqlite3")
+    scheduler = DecodeScheduler(ScriptedDecoder())
+    voice = Voice(scheduler, EnergyVad, StreamingOptions())
+    session = CallSession(call_start("c6"), Protocol.NATIVE, Hub(store), voice, "en")
+    session.feed(frames(utterance()))
+    gap = AudioFrames(np.zeros((0, 1), dtype=np.int16), (Speaker.CUSTOMER,), gap_s=3600.0)
+    session.feed(gap)  # an hour the platform did not send: no audio is made for it
+    session.feed(frames(utterance()))
+    await session.close(CallStop(EndReason.STOP))
+    finals = [
+        json.loads(body) for _, body in store.events_after("c6", 0) if '"transcript.final"' in body
+    ]
+    assert len(finals) == 2
+    assert finals[0]["t_start"] < 1.0
+    # 1.1 s of audio, the hour, then speech at 3601.1 s (its text starts 0.3 s of padding earlier)
+    assert finals[1]["t_start"] == pytest.approx(3601.1 - 0.3, abs=0.05)
+    ended = json.loads(store.events_after("c6", 0)[-1][1])
+    assert ended["duration_s"] == pytest.approx(3602.2, abs=0.1)
+    assert session.skipped_s == pytest.approx(3600 - 0.5)
+    scheduler.close()
+    store.close()

@@ -72,3 +72,20 @@ def test_later_text_frames_carry_no_audio():
     parser = ForkParser()
     parser.feed_text(json.dumps(JAMBONZ))
     assert parser.feed_text(json.dumps({"type": "mark", "data": {"name": "x"}})) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"language": ["de"]}, "bad_language"),
+        ({"mixType": "surround"}, "bad_format"),
+        ({"mixType": ["stereo"]}, "bad_format"),
+        ({"sampleRate": "abc"}, "bad_format"),
+        ({"sampleRate": 8000.5}, "bad_format"),
+        ({"callSid": ["x"]}, "bad_call_id"),
+    ],
+)
+def test_malformed_metadata_is_refused_with_a_code(change, code):
+    with pytest.raises(ProtocolError) as error:
+        ForkParser().feed_text(json.dumps({**JAMBONZ, **change}))
+    assert error.value.code == code

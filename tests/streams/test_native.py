@@ -55,6 +55,17 @@ def test_two_channels_are_customer_then_agent():
         ({"call_id": ""}, "bad_call_id"),
         ({"speaker": "robot"}, "bad_speaker"),
         ({"metadata": [1]}, "bad_metadata"),
+        ({"sample_rate": 8000.5}, "bad_format"),
+        ({"sample_rate": True}, "bad_format"),
+        ({"sample_rate": 10**400}, "bad_format"),
+        ({"channels": [2]}, "bad_format"),
+        ({"encoding": ["pcm16"]}, "bad_format"),
+        ({"language": ["en"]}, "bad_language"),
+        ({"language": 7}, "bad_language"),
+        ({"agent_language": {"code": "en"}}, "bad_language"),
+        ({"language": "english!"}, "bad_language"),
+        ({"speaker": ["agent"]}, "bad_speaker"),
+        ({"call_id": ["c1"]}, "bad_call_id"),
     ],
 )
 def test_bad_start_is_refused(fields, code):
@@ -84,3 +95,24 @@ def test_second_start_is_refused():
     with pytest.raises(ProtocolError) as error:
         parser.feed_text(start())
     assert error.value.code == "duplicate_start"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "start", "call_id": "c1", "sample_rate": NaN}',
+        '{"type": "start", "call_id": "c1", "sample_rate": Infinity}',
+        "[" * 100_000 + "]" * 100_000,
+        '{"type": "start", "metadata": ' + "[" * 500 + "]" * 500 + "}",
+    ],
+)
+def test_what_is_not_json_is_invalid_json(text):
+    with pytest.raises(ProtocolError) as error:
+        NativeParser().feed_text(text)
+    assert error.value.code == "invalid_json"
+
+
+def test_a_stop_reason_that_is_not_a_string_is_a_plain_stop():
+    parser = NativeParser()
+    parser.feed_text(start())
+    assert parser.feed_text('{"type": "stop", "reason": [1, 2]}') == [CallStop(EndReason.STOP)]

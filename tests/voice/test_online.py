@@ -192,3 +192,37 @@ def test_a_job_asks_the_decoder_with_one_request():
     assert (request.final, request.busy, request.task) == (False, True, DecodeTask.TRANSCRIBE)
     assert request.audio_s == job.audio_s == 1.0
     assert job.t_end == 3.0
+
+
+def test_a_long_gap_closes_the_utterance_and_moves_the_clock_without_audio():
+    stream = new_stream()
+    decoder = ScriptedDecoder()
+    updates: list[TranscriptUpdate] = []
+
+    def drain() -> None:
+        while (job := stream.next_job()) is not None:
+            updates.extend(stream.apply(job, decoder.decode(job.request())))
+
+    stream.push_audio(tone(1.0))  # speaking when the platform stops sending
+    stream.skip(86_400.0)  # a day the platform did not send
+    drain()
+    assert [type(u) for u in updates][-1] is TranscriptFinal  # the utterance was closed
+    assert stream.skipped_s == pytest.approx(86_400.0 - 0.5) and stream.gaps_skipped == 1
+    assert stream.audio_s == pytest.approx(86_401.0)
+    assert stream.undecoded_s < 1.0  # nothing held for the gap
+    stream.push_audio(np.concatenate([tone(1.0), silence(1.0)]))
+    drain()
+    stream.finish()
+    drain()
+    finals = [u for u in updates if isinstance(u, TranscriptFinal)]
+    assert len(finals) == 2
+    assert finals[1].t_start == pytest.approx(86_401.0, abs=0.35)  # on the call's clock
+
+
+def test_a_short_gap_is_heard_as_silence():
+    stream = new_stream()
+    stream.push_audio(tone(1.0))
+    stream.skip(0.2)  # shorter than a pause that ends an utterance
+    assert stream.skipped_s == 0 and stream.gaps_skipped == 0
+    assert stream.audio_s == pytest.approx(1.2)
+    assert not stream.has_pending_finals()  # still the same utterance
