@@ -14,8 +14,9 @@ source and the key path (`rule[2].speaker`; list positions count from 0):
 Environment variables are strings: `from_environment` maps PREFIX_SECTION_KEY onto
 the same tree (nested sections join the same way: PREFIX_STREAMING_VAD_THRESHOLD),
 parsing numbers and enums strictly, booleans from true/false, yes/no, on/off, 1/0
-(any case), and "" as None where a field may be None. A variable with the prefix
-that names no setting is refused by name unless it is exempt.
+(any case), lists from comma-separated values, and "" as None where a field may be
+None. A variable with the prefix that names no setting is refused by name unless it
+is exempt.
 
 `layered` stacks tables (defaults < file < environment < flags, say): each layer is
 checked alone, so an error names the layer it came from; later layers win key by key.
@@ -232,6 +233,12 @@ def _parse_variable(raw: str, kind: Any, name: str, error: ErrorType) -> Any:
         if word in TRUE_WORDS or word in FALSE_WORDS:
             return word in TRUE_WORDS
         raise error.at(name, "", f"{raw!r} is not a boolean (true/false, yes/no, on/off, 1/0)")
+    if typing.get_origin(target) in (tuple, list):  # a list: comma-separated
+        items = [part.strip() for part in raw.split(",") if part.strip()]
+        try:
+            return msgspec.convert(items, target, strict=False)
+        except msgspec.ValidationError:
+            raise error.at(name, "", f"{raw!r} is not a valid {_type_name(target)}") from None
     if isinstance(target, type) and issubclass(target, enum.Enum):
         try:
             return target(raw)

@@ -1,5 +1,5 @@
-"""The `callassist` command: serve, play a recording into a running service, install models,
-write the event schema."""
+"""The `callassist` command: serve, play a recording into a running service, mint a desktop
+link for one call, install models, write the event schema."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             return _translate(args)
         if args.command == "schema":
             return _schema(args.root, check=args.check)
+        if args.command == "link":
+            return _link(args, os.environ)
         return _models(args.action)
     except (StreamsError, VoiceError, AssistError, SettingsError) as exc:
         print(f"callassist: {exc}", file=sys.stderr)
@@ -83,6 +86,17 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     play.add_argument("--call-id", default=None)
     play.add_argument("--speaker", default="customer", help="speaker of a mono file")
     play.add_argument("--token", help="bearer token (ingest; also used to read events)")
+
+    link = commands.add_parser(
+        "link",
+        help="print a desktop link for one call, with a short-lived token bound to it",
+        description="Prints /desktop?call=CALL_ID&token=... (append it to the service's "
+        "address). The token opens only that call's events and record, until it expires; "
+        "it is signed with [tokens] link_secret, read from the same configuration as serve.",
+    )
+    link.add_argument("call_id", metavar="CALL_ID")
+    link.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid (3600)")
+    link.add_argument("--config", type=Path, help="TOML file (default: ./callassist.toml)")
 
     models = commands.add_parser("models", help="offline model files")
     models.add_argument("action", choices=["install", "list"])
@@ -130,12 +144,20 @@ def serve_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config
 
 
 def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from streams.access import deployment_problem
     from streams.logs import configure_logging
     from streams.server import Service
 
     _check_log_options(args)
     config = serve_config(args, environ)
-    configure_logging(args.log_level, json_lines=args.log_format == "json")
+    problem = deployment_problem(config.server, config.tokens)
+    if problem is not None:  # Service refuses it too; this says so before any logging set-up
+        raise ConfigError(problem)
+    tokens = config.tokens
+    secrets = [tokens.ingest, tokens.agent, tokens.supervisor, tokens.link_secret]
+    configure_logging(
+        args.log_level, json_lines=args.log_format == "json", secrets=filter(None, secrets)
+    )
 
     async def run() -> None:
         service = Service(config)
@@ -150,6 +172,24 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         await service.stop()
 
     asyncio.run(run())
+    return 0
+
+
+def _link(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Prints the desktop path for one call with a fresh link token; its expiry to stderr."""
+    from streams.access import desktop_path, mint_link
+    from streams.config import load_config
+
+    secret = load_config(args.config, environ).tokens.link_secret
+    if secret is None:
+        raise ConfigError("links are off: set [tokens] link_secret (at least 32 characters)")
+    try:
+        link = mint_link(secret, args.call_id, time.time(), args.ttl)
+    except ValueError as exc:
+        raise StreamsError(str(exc)) from None
+    print(desktop_path(args.call_id, link.token))
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(link.expires_at_s))
+    print(f"valid until {expires}", file=sys.stderr)
     return 0
 
 

@@ -1,17 +1,22 @@
 """Configuration: embedded defaults < a TOML file < environment variables < flags.
 
-    [server]     host, port, data_dir, max_message_bytes, max_errors_per_connection
+    [server]     host, port, data_dir, max_message_bytes, max_errors_per_connection,
+                 max_calls, final_timeout_s, allow_open, allowed_origins, frame_ancestors,
+                 first_message_timeout_s, idle_timeout_s, max_connections,
+                 max_connections_per_client
     [asr]        model, device, compute_type, cpu_threads, beam_size,
                  fit_window_partials, fit_window_finals
     [streaming]  partial_interval_s, commit_after_s, max_utterance_s, ...
     [streaming.vad]  threshold, min_silence_s, ...
     [scheduler]  workers, max_partial_wait_s
-    [tokens]     ingest, agent, supervisor   (unset = open)
+    [tokens]     ingest, agent, supervisor, link_secret   (all unset = open; see
+                 streams/access.py for who may open what, and why a partial set refuses to start)
     [call]       language, agent_language
     [assist]     enabled, intents_file, rules_file, knowledge_dir, embeddings_model,
                  knowledge_min_score, transcript_tail_lines
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
     [webrtc]     ice_servers, ice_username, ice_credential
+    [audiohook]  client_secret (verify Genesys request signatures), supported_languages
 
 Every key can also be set as CALLASSIST_<SECTION>_<KEY>, nested sections joined the
 same way: CALLASSIST_ASR_MODEL=base, CALLASSIST_SERVER_PORT=9000,
@@ -28,6 +33,7 @@ name, except the CLI's own (`NOT_SETTINGS`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +42,16 @@ from typing import Any
 from assist.assistant import AssistOptions
 from contract import settings
 from streams.errors import ConfigError
+from streams.protocols.audiohook import AudioHookOptions
 from streams.webrtc import WebRtcOptions
 from voice.online import StreamingOptions
 from voice.options import WhisperOptions
 from voice.scheduler import SchedulerOptions
 
 ENV_PREFIX = "CALLASSIST"
+MIN_LINK_SECRET_CHARS = 32
+_ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_SOURCE_LIST = re.compile(r"[A-Za-z0-9'*.:/\[\] -]{1,500}")  # no ; or , (no new directives)
 DEFAULT_CONFIG_FILE = Path("callassist.toml")
 CONFIG_VARIABLE = f"{ENV_PREFIX}_CONFIG"
 # CALLASSIST_ variables that are not settings: the CLI's own, and voice/models.py's.
@@ -64,6 +74,34 @@ class ServerOptions:
     max_errors_per_connection: int = 50  # a client this broken is disconnected
     max_calls: int = 0  # 0 = no cap
     final_timeout_s: float = 120.0  # how long a closing call may wait for its last finals
+    # Running with no [tokens] on an address other machines can reach needs this, on purpose.
+    allow_open: bool = False
+    # Origins besides the service's own whose pages may open the websockets and JSON routes
+    # (a CRM that embeds the desktop): ["https://crm.example.com"]. No wildcards.
+    allowed_origins: tuple[str, ...] = ()
+    frame_ancestors: str = "'none'"  # CSP frame-ancestors: who may frame the pages
+    first_message_timeout_s: float = 5.0  # an ingest socket silent this long closes (0 = off)
+    idle_timeout_s: float = 60.0  # an ingest socket with no message for this long closes (0 = off)
+    max_connections: int = 1000  # open websockets in all (0 = no cap)
+    max_connections_per_client: int = 100  # open websockets per client address (0 = no cap)
+
+    def __post_init__(self) -> None:
+        for origin in self.allowed_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"allowed_origins: {origin!r} is not an origin such as https://crm.example.com "
+                    "(scheme, host and port only)"
+                )
+        sources = self.frame_ancestors.split()
+        bare = {"none", "self"} & {source.lower() for source in sources}
+        if not _SOURCE_LIST.fullmatch(self.frame_ancestors) or not sources or bare:
+            raise ValueError(
+                f"frame_ancestors {self.frame_ancestors!r} is not a CSP source list "
+                "such as 'none' (with its quotes), 'self' or https://crm.example.com"
+            )
+        for name in ("first_message_timeout_s", "idle_timeout_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +109,13 @@ class TokenOptions:
     ingest: str | None = None  # platforms streaming audio
     agent: str | None = None  # desktops reading a call's events
     supervisor: str | None = None  # the alert feed (also opens any call's events)
+    # Signs desktop links bound to one call (`callassist link`, GET /v1/calls/{id}/link);
+    # unset = links are off. At least 32 characters: secrets.token_urlsafe(32) makes one.
+    link_secret: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.link_secret is not None and len(self.link_secret) < MIN_LINK_SECRET_CHARS:
+            raise ValueError(f"link_secret needs at least {MIN_LINK_SECRET_CHARS} characters")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +135,7 @@ class Config:
     call: CallOptions = field(default_factory=CallOptions)
     assist: AssistOptions = field(default_factory=AssistOptions)
     webrtc: WebRtcOptions = field(default_factory=WebRtcOptions)
+    audiohook: AudioHookOptions = field(default_factory=AudioHookOptions)
 
     @property
     def database_path(self) -> Path:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import sqlite3
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -26,14 +27,17 @@ from contract.events import (
     EndReason,
     Event,
     Payload,
+    TranscriptPartial,
     type_name,
 )
-from streams.store import Store
+from streams.store import CallClosed, CallOpened, CallStatus, Store
 from voice.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
 SUBSCRIBER_QUEUE_MAX = 10_000  # a desktop this far behind is cut off and resumes with since
+MAX_UNSTORED = 20_000  # events kept in memory while the store refuses writes
+RETRY_S = 1.0  # how often a refusing store is tried again when nothing new comes
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,24 @@ class Subscription:
         return self.take_live()
 
 
+@dataclass(frozen=True, slots=True)
+class _Unstored:
+    """A published event the store has not taken yet: numbered when it is stored."""
+
+    call_id: str
+    payload: Payload
+    ts: str
+    status: CallStatus | None
+
+
 class Hub:
+    """Store first, then send. When the store fails (a full disk, an I/O error), events
+    wait here in publish order, unnumbered, and nobody sees them: `healthy` turns False
+    with the reason, and the hub retries every `RETRY_S`. Partials are the first to go
+    if the wait outgrows `MAX_UNSTORED` (the next one supersedes them), and every loss
+    is counted and logged. When the store comes back, the waiting events are stored and
+    sent in order, so no seq is skipped and no final is lost silently."""
+
     def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
         self._clock = clock or SystemClock()
@@ -85,22 +106,30 @@ class Hub:
         self._feed_seq = store.last_feed_seq()
         self._call_subscribers: defaultdict[str, set[Subscription]] = defaultdict(set)
         self._alert_subscribers: set[Subscription] = set()
+        self._unstored: deque[_Unstored] = deque()
+        self._retry: asyncio.TimerHandle | None = None
+        self.store_problem = ""  # why the store refuses writes; "" while it takes them
+        self.lost_events = 0  # dropped while the store was away (partials first)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.store_problem
 
     # --- calls ------------------------------------------------------------------------
     def start_call(self, call_id: str, started: CallStarted) -> bool:
         """Opens (or reopens) a call record and publishes call.started. True if resumed."""
-        resumed = self.store.begin_call(
-            call_id, started.protocol.value, self._clock.iso(), codec.encode_json(started.metadata)
-        )
+        resumed = self.store.call_exists(call_id)
         if resumed:
             started = msgspec.structs.replace(started, resumed=True)
-        self.publish(call_id, started)
+        metadata = codec.encode_json(started.metadata)
+        opened = CallOpened(started.protocol.value, self._clock.iso(), metadata)
+        self.publish(call_id, started, opened)
         return resumed
 
     def end_call(self, call_id: str, ended: CallEnded) -> None:
-        self.publish(call_id, ended)
-        self.store.end_call(call_id, self._clock.iso(), ended.reason.value, ended.duration_s)
-        self._next_seq.pop(call_id, None)
+        """Publishes call.ended; the record is closed in the same transaction."""
+        closed = CallClosed(self._clock.iso(), ended.reason.value, ended.duration_s)
+        self.publish(call_id, ended, closed)
 
     def recover_interrupted_calls(self) -> list[str]:
         """Closes the records of calls that were live when the process died."""
@@ -114,20 +143,42 @@ class Hub:
         return call_ids
 
     # --- events -----------------------------------------------------------------------
-    def publish(self, call_id: str, payload: Payload) -> Event:
+    def publish(self, call_id: str, payload: Payload, status: CallStatus | None = None) -> None:
+        """Numbers, stores and sends `payload`, or keeps it until the store takes it."""
+        self._unstored.append(_Unstored(call_id, payload, self._clock.iso(), status))
+        self._store_waiting()
+
+    def _store_waiting(self) -> None:
+        while self._unstored:
+            try:
+                self._store(self._unstored[0])
+            except sqlite3.Error as exc:
+                self._store_failed(exc)
+                return
+            self._unstored.popleft()
+        if self.store_problem:
+            lost = self.lost_events
+            log.warning("the store takes writes again (%d event(s) lost while away)", lost)
+            self.store_problem = ""
+
+    def _store(self, waiting: _Unstored) -> None:
+        call_id, payload = waiting.call_id, waiting.payload
         seq = self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1
-        self._next_seq[call_id] = seq + 1
-        event = Event(call_id, seq, self._clock.iso(), payload)
+        event = Event(call_id, seq, waiting.ts, payload)
         text = codec.encode(event)
-        in_feed = isinstance(payload, ALERT_FEED_TYPES)
 
         def feed_text(feed_seq: int) -> str:
             return codec.encode(msgspec.structs.replace(event, feed_seq=feed_seq))
 
+        in_feed = isinstance(payload, ALERT_FEED_TYPES)
+        kind = type_name(type(payload))
         # durable before anyone sees it
         feed_seq = self.store.append(
-            call_id, seq, type_name(type(payload)), text, feed_text if in_feed else None
+            call_id, seq, kind, text, feed_text if in_feed else None, waiting.status
         )
+        self._next_seq[call_id] = seq + 1
+        if isinstance(waiting.status, CallClosed):
+            self._next_seq.pop(call_id, None)
         for subscription in self._call_subscribers.get(call_id, ()):
             subscription.offer(text)
         if feed_seq is not None:
@@ -136,7 +187,40 @@ class Hub:
                 shared = feed_text(feed_seq)
                 for subscription in self._alert_subscribers:
                     subscription.offer(shared)
-        return event
+
+    def _store_failed(self, exc: sqlite3.Error) -> None:
+        if not self.store_problem:
+            log.error("the store refuses writes (%s): events wait in memory", exc)
+        self.store_problem = f"store: {exc}"
+        while len(self._unstored) > MAX_UNSTORED:
+            self._shed_unstored()
+        if self._retry is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no loop (a tool): the next publish retries
+            self._retry = loop.call_later(RETRY_S, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        self._store_waiting()
+
+    def _shed_unstored(self) -> None:
+        """Over the bound: drop the oldest partial, else the oldest event; count it."""
+        index = next(
+            (i for i, w in enumerate(self._unstored) if isinstance(w.payload, TranscriptPartial)),
+            0,
+        )
+        dropped = self._unstored[index]
+        del self._unstored[index]
+        self.lost_events += 1
+        if not isinstance(dropped.payload, TranscriptPartial):
+            log.error(
+                "call %s: a %s event was lost: the store has been away too long",
+                dropped.call_id,
+                type_name(type(dropped.payload)),
+                extra={"call_id": dropped.call_id},
+            )
 
     def subscribe_call(self, call_id: str, since: int, partials: bool = True) -> Subscription:
         """`partials=False` leaves stored partials out of the backlog (live ones still come):

@@ -41,6 +41,12 @@ class Metrics:
             ["protocol"],
             registry=registry,
         )
+        self.connections_refused = Counter(
+            "callassist_connections_refused",
+            "Connections and requests refused or closed by the service's guards, by reason",
+            ["reason"],
+            registry=registry,
+        )
         self.audio_seconds = Counter(
             "callassist_audio_seconds",
             "Seconds of call audio received, per speaker track",
@@ -49,6 +55,23 @@ class Metrics:
         )
         self.errors = Counter(
             "callassist_errors", "Errors sent to clients, by code", ["code"], registry=registry
+        )
+        self.audio_gap_seconds = Counter(
+            "callassist_audio_gap_seconds",
+            "Call time the platform sent no audio for (gaps moved over, not filled)",
+            ["protocol"],
+            registry=registry,
+        )
+        self.webrtc_dropped_seconds = Counter(
+            "callassist_webrtc_dropped_seconds",
+            "WebRTC audio dropped because the call could not take it in time",
+            registry=registry,
+        )
+        self.assist_dropped = Counter(
+            "callassist_assist_dropped",
+            "Assist inputs dropped from a full queue, by kind",
+            ["kind"],
+            registry=registry,
         )
         self.calls_refused = Counter(
             "callassist_calls_refused",
@@ -94,6 +117,19 @@ class Metrics:
             self.partials_dropped.inc()
         else:
             self.decode_time.labels(kind).observe(record.busy_s)
+
+    def watch_store(self, healthy: Callable[[], bool], lost: Callable[[], int]) -> None:
+        """Gauges of the store's health, read when /metrics is scraped."""
+        Gauge(
+            "callassist_store_healthy",
+            "1 while the store takes writes; 0 while events wait in memory",
+            registry=self.registry,
+        ).set_function(lambda: float(healthy()))
+        Gauge(
+            "callassist_events_lost",
+            "Events dropped while the store was away too long (partials first)",
+            registry=self.registry,
+        ).set_function(lost)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,13 +2,19 @@
 
 Routes (see README): ws /v1/ingest, /v1/twilio, /v1/audiohook, /v1/fork, /v1/webrtc;
 ws /v1/calls/{id}/events, ws /v1/alerts; GET /desktop, /supervisor, /softphone, /static/*;
-GET /healthz, /metrics, /v1/calls, /v1/calls/{id}.
+GET /healthz, /metrics, /v1/calls, /v1/calls/{id}, /v1/calls/{id}/link.
+
+Who may open what is `streams.access`'s to say; this module asks it about every request
+(and refuses to start a configuration it calls unsafe), then enforces the connection
+guards: caps on open websockets in total and per client address, and deadlines for
+ingest sockets (a first message within `first_message_timeout_s`, then no silence longer
+than `idle_timeout_s`). Every refusal is counted in `callassist_connections_refused_total`
+by reason and logged with the client's address, never with a token or a URL query.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import http
 import logging
 import os
@@ -16,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -28,18 +34,38 @@ from websockets.typing import Subprotocol
 from assist.assistant import Assistant
 from contract.codec import encode_json
 from contract.events import EndReason
-from contract.events import Protocol as IngestProtocol
+from streams.access import (
+    CALL_ID,
+    AccessPolicy,
+    Ask,
+    ConnectionCounts,
+    Grant,
+    Refusal,
+    Resource,
+    deployment_problem,
+    desktop_path,
+    is_loopback,
+    presented_token,
+    security_headers,
+)
 from streams.assisting import AssistRuntime
-from streams.calls import CallRegistry, CallRejected, CallSession, Voice
+from streams.calls import CallRegistry, Voice
 from streams.config import Config
-from streams.errors import ProtocolError
+from streams.errors import ConfigError
 from streams.hub import Hub, Subscription
+from streams.ingest import (
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    INGEST_PATHS,
+    PlatformConnection,
+    Platforms,
+    client_address,
+    make_parser,
+)
 from streams.metrics import CONTENT_TYPE, Metrics
-from streams.protocols.audiohook import AudioHookParser
-from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent, Reply
-from streams.protocols.fork import SUBPROTOCOLS, ForkParser
-from streams.protocols.native import NativeParser
-from streams.protocols.twilio import TwilioParser
+from streams.protocols.base import CallStop
+from streams.protocols.fork import SUBPROTOCOLS
+from streams.protocols.signature import verify_request
 from streams.records import read_record
 from streams.store import Store, read_calls
 from streams.web import WebFiles
@@ -50,38 +76,24 @@ from voice.whisper import LanguageRouter, SileroVad
 
 log = logging.getLogger(__name__)
 
-_EVENTS_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})/events$")
-_CALL_PATH = re.compile(r"^/v1/calls/(?P<call_id>[A-Za-z0-9._:@-]{1,128})$")
-_CLOSE_POLICY = 1008  # websocket close codes (RFC 6455)
-_CLOSE_TRY_AGAIN = 1013
+_EVENTS_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})/events$")
+_CALL_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})$")
+_LINK_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})/link$")
+_DEFAULT_LINK_TTL_S = 3600
+_WEBSOCKET_KINDS = frozenset({"ingest", "webrtc", "events", "alerts"})
+_INGEST_RESOURCES = {"/v1/twilio": Resource.TWILIO, "/v1/audiohook": Resource.AUDIOHOOK}
 # Replaying a long backlog is many small sends that never wait while the socket keeps
 # up: a few replays at a time, yielding every few sends, so live calls keep the loop.
 _REPLAYS_AT_ONCE = 4
 _SENDS_PER_TURN = 50
-_HELD_BACK_WARN_S = 2.0
-
-
-class Parser(Protocol):
-    close_reason: EndReason  # the call's end reason when the socket closes without a stop
-
-    def feed_text(self, text: str) -> list[ProtocolEvent]: ...
-    def feed_bytes(self, data: bytes) -> list[ProtocolEvent]: ...
-    def error_message(self, call_id: str | None, code: str, message: str) -> str: ...
-
-
-# path -> (protocol, parser factory taking the URL query)
-INGEST_PROTOCOLS: dict[str, tuple[IngestProtocol, Callable[[Mapping[str, str]], Parser]]] = {
-    "/v1/ingest": (IngestProtocol.NATIVE, lambda query: NativeParser()),
-    "/v1/twilio": (IngestProtocol.TWILIO, lambda query: TwilioParser()),
-    "/v1/audiohook": (IngestProtocol.AUDIOHOOK, lambda query: AudioHookParser()),
-    "/v1/fork": (IngestProtocol.FORK, ForkParser),
-}
+_SIGNATURE_REFUSAL_DELAY_S = 0.5  # as Genesys' reference: no timing hints to guess with
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str  # "ingest", "webrtc", "events", "alerts", "http", "page"
+    kind: str  # "ingest", "webrtc", "events", "alerts", "http", "page", "link"
     path: str
+    resource: Resource = Resource.PUBLIC  # what access is asked about
     call_id: str | None = None
     since: int | None = None  # replay stored events after this (events: 0 when absent)
     partials: bool = True  # in the replayed backlog
@@ -93,8 +105,17 @@ class Service:
         config: Config,
         engine: Decoder | None = None,
         assistant: Assistant | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        problem = deployment_problem(config.server, config.tokens)
+        if problem is not None:
+            raise ConfigError(problem)
         self.config = config
+        self.access = AccessPolicy(config.tokens, config.server.allowed_origins)
+        self.limits = ConnectionCounts(
+            config.server.max_connections, config.server.max_connections_per_client
+        )
+        self._clock = clock  # wall time, for link tokens
         self.store = Store(config.database_path)
         self.hub = Hub(self.store)
         self.engine = engine or LanguageRouter(config.asr)
@@ -114,8 +135,12 @@ class Service:
             voice,
             config.call.language,
             config.server.max_calls,
-            _assist_runtime(config, assistant, self.metrics.assist_latency.observe),
+            _assist_runtime(config, assistant, self.metrics),
             config.call.agent_language,
+        )
+        self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
+        self.platforms = Platforms(
+            self.calls, self.hub, self.metrics, config.server, self.access, self.count_refusal
         )
         self._server: Server | None = None
         self.web = WebFiles()
@@ -132,15 +157,25 @@ class Service:
             options.port,
             process_request=self._process_request,
             max_size=options.max_message_bytes,
+            process_response=self._process_response,
             compression=None,  # audio does not compress; save the CPU
             select_subprotocol=_select_subprotocol,
         )
         port = int(next(iter(self._server.sockets)).getsockname()[1])
         log.info("listening on http://%s:%d", options.host, port)
+        if self.access.is_open and not is_loopback(options.host):
+            log.warning(
+                "no [tokens] are set and %s is reachable from other machines "
+                "(allow_open): anyone there can read every call and inject audio",
+                options.host,
+            )
         return port
 
     async def stop(self) -> None:
-        """Finishes every live call (decoding its last finals), then closes."""
+        """Stops accepting first (a balancer then sends new calls elsewhere), finishes
+        every live call (decoding its last finals), then closes the other sockets."""
+        if self._server is not None:
+            self._server.close(close_connections=False)
         await self.calls.close_all(CallStop(EndReason.SERVER_SHUTDOWN))
         if self._server is not None:
             self._server.close()
@@ -153,23 +188,29 @@ class Service:
         url = urlsplit(request.path)
         path = url.path.rstrip("/") or "/"
         query = parse_qs(url.query)
-        if path in INGEST_PROTOCOLS:
-            return Route("ingest", path)
+        if path in INGEST_PATHS:
+            return Route("ingest", path, _INGEST_RESOURCES.get(path, Resource.INGEST))
         since = _since(query)
         if isinstance(since, Response):
             return since
         if path == "/v1/alerts":
-            return Route("alerts", path, since=since)
+            return Route("alerts", path, Resource.ALERTS, since=since)
         if path == "/v1/webrtc":
-            return Route("webrtc", path)
+            return Route("webrtc", path, Resource.WEBRTC)
         if match := _EVENTS_PATH.match(path):
             partials = query.get("partials", ["1"])[0] not in ("0", "false", "no")
-            return Route("events", path, match["call_id"], since or 0, partials)
-        if path in ("/healthz", "/metrics", "/v1/calls") or _CALL_PATH.match(path):
+            return Route("events", path, Resource.CALL, match["call_id"], since or 0, partials)
+        if match := _CALL_PATH.match(path):
+            return Route("http", path, Resource.CALL, match["call_id"])
+        if match := _LINK_PATH.match(path):
+            return Route("link", path, Resource.LINK, match["call_id"])
+        if path == "/v1/calls":
+            return Route("http", path, Resource.CALLS)
+        if path in ("/healthz", "/metrics"):
             return Route("http", path)
         if WebFiles.is_web_path(path):
             return Route("page", path)
-        return _json_response(http.HTTPStatus.NOT_FOUND, {"error": f"no route {path}"})
+        return _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such route"})
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -177,41 +218,109 @@ class Service:
         route = self._route(request)
         if isinstance(route, Response):
             return route
-        refusal = self._check_token(request, route)
+        refusal = self._admit(connection, request, route) or await self._signature(request, route)
         if refusal is not None:
             return refusal
         if route.kind == "http":
             return await self._http(route.path)
+        if route.kind == "link":
+            return self._link(route, request)
         if route.kind == "page":
             page = self.web.response(route.path)
             return page or _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such page"})
         return None  # go on with the websocket handshake
 
-    def _check_token(self, request: Request, route: Route) -> Response | None:
-        tokens = self.config.tokens
-        accepted = {
-            "ingest": [tokens.ingest],
-            "webrtc": [tokens.ingest],
-            "events": [tokens.agent, tokens.supervisor],
-            "alerts": [tokens.supervisor],
-            "http": [tokens.agent, tokens.supervisor],
-            "page": [],  # static files without call data; the data needs the token
-        }[route.kind]
-        if route.path == "/healthz" or not any(accepted):
+    async def _signature(self, request: Request, route: Route) -> Response | None:
+        """Genesys signs its AudioHook handshakes (RFC 9421) with the client secret."""
+        secret = self.config.audiohook.client_secret
+        if route.path != "/v1/audiohook" or not secret:
             return None
-        presented = _presented_token(request)
-        if presented is None:
-            if route.path == "/v1/twilio":
-                return None  # Twilio cannot set headers: the token comes in customParameters
-            return _json_response(
-                http.HTTPStatus.UNAUTHORIZED, {"error": "a bearer token is required"}
-            )
-        if not _token_matches(presented, accepted):
-            return _json_response(http.HTTPStatus.FORBIDDEN, {"error": "token not accepted here"})
+        headers = {name: ", ".join(request.headers.get_all(name)) for name in request.headers}
+        verdict = verify_request("GET", request.path, headers, secret, self._clock())
+        if verdict.ok:
+            return None
+        await asyncio.sleep(_SIGNATURE_REFUSAL_DELAY_S)
+        self.count_refusal("bad_signature", "audiohook", route.path)
+        log.info("audiohook signature refused: %s", verdict.reason)
+        return _json_response(http.HTTPStatus.UNAUTHORIZED, {"error": "signature not accepted"})
+
+    def _process_response(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> None:
+        """Every answer but a websocket upgrade gets the security headers (ours and
+        websockets' own refusals alike)."""
+        if response.status_code == http.HTTPStatus.SWITCHING_PROTOCOLS:
+            return
+        try:
+            host = _header(request, "Host")
+        except ValueError:
+            host = None  # sent twice: the policy names no host to connect to
+        for name, value in security_headers(host, self.config.server.frame_ancestors):
+            if name not in response.headers:
+                response.headers[name] = value
+
+    def _admit(
+        self, connection: ServerConnection, request: Request, route: Route
+    ) -> Response | None:
+        """Access (origin, token) and, for websockets, the connection caps."""
+        try:
+            ask = _ask(request, route)
+        except ValueError as exc:
+            return self.refused(connection, route.path, Refusal(400, "bad_header", str(exc)))
+        decision = self.access.decide(ask, self._clock())
+        if isinstance(decision, Refusal):
+            return self.refused(connection, route.path, decision)
+        if route.kind in _WEBSOCKET_KINDS:
+            reason = self.limits.refusal(client_address(connection))
+            if reason is not None:
+                status = 503 if reason == "max_connections" else 429
+                refusal = Refusal(status, reason, "too many connections: try again later")
+                return self.refused(connection, route.path, refusal)
         return None
+
+    def refused(self, connection: ServerConnection, path: str, refusal: Refusal) -> Response:
+        """Counts and logs a refusal (no token, no query), and answers it."""
+        self.count_refusal(refusal.reason, client_address(connection), path)
+        return _json_response(http.HTTPStatus(refusal.status), {"error": refusal.message})
+
+    def count_refusal(self, reason: str, client: str, path: str) -> None:
+        self.metrics.connections_refused.labels(reason).inc()
+        log.info(
+            "refused %s from %s: %s",
+            path,
+            client,
+            reason,
+            extra={"reason": reason, "client": client},
+        )
+
+    def _link(self, route: Route, request: Request) -> Response:
+        """A link token for one call's desktop (the supervisor token minted it)."""
+        if not self.access.links_enabled or route.call_id is None:
+            return _json_response(
+                http.HTTPStatus.NOT_FOUND, {"error": "links are off: set [tokens] link_secret"}
+            )
+        ttl_s = _ttl(parse_qs(urlsplit(request.path).query))
+        if ttl_s is None:
+            return _json_response(
+                http.HTTPStatus.BAD_REQUEST, {"error": "ttl must be an integer of seconds"}
+            )
+        try:
+            link = self.access.mint_link(route.call_id, self._clock(), ttl_s)
+        except ValueError as exc:
+            return _json_response(http.HTTPStatus.BAD_REQUEST, {"error": str(exc)})
+        expires_at = datetime.fromtimestamp(link.expires_at_s, UTC).isoformat()
+        body = {
+            "token": link.token,
+            "expires_at": expires_at,
+            "path": desktop_path(route.call_id, link.token),
+        }
+        return _json_response(http.HTTPStatus.OK, body)
 
     async def _http(self, path: str) -> Response:
         if path == "/healthz":
+            if not self.hub.healthy:
+                status = {"status": "degraded", "reason": self.hub.store_problem}
+                return _json_response(http.HTTPStatus.SERVICE_UNAVAILABLE, status)
             return _json_response(
                 http.HTTPStatus.OK, {"status": "ok", "live_calls": len(self.calls)}
             )
@@ -232,11 +341,26 @@ class Service:
 
     # --- websockets -----------------------------------------------------------------------
     async def _handle(self, ws: ServerConnection) -> None:
+        """Counts the connection against the caps for as long as it is open. The check
+        before the handshake is a cheap early answer; this one is exact."""
         assert ws.request is not None
         route = self._route(ws.request)
         assert isinstance(route, Route)
+        client = client_address(ws)
+        reason = self.limits.refusal(client)
+        if reason is not None:
+            self.count_refusal(reason, client, route.path)
+            await ws.close(CLOSE_TRY_AGAIN, "too many connections")
+            return
+        self.limits.add(client)
+        try:
+            await self._serve(ws, route)
+        finally:
+            self.limits.remove(client)
+
+    async def _serve(self, ws: ServerConnection, route: Route) -> None:
         if route.kind == "ingest":
-            await self._ingest(ws, route.path)
+            await self._ingest(ws, route)
         elif route.kind == "events":
             assert route.call_id is not None
             await self._pump(
@@ -246,18 +370,34 @@ class Service:
             await self._pump(ws, self.hub.subscribe_alerts(route.since))
         elif route.kind == "webrtc":
             self.metrics.connections.labels("webrtc").inc()
-            await serve_peer(ws, self.calls, self.config.webrtc)
+            await self._webrtc(ws, route)
 
-    async def _ingest(self, ws: ServerConnection, path: str) -> None:
-        protocol, make_parser = INGEST_PROTOCOLS[path]
+    async def _ingest(self, ws: ServerConnection, route: Route) -> None:
+        protocol = INGEST_PATHS[route.path]
         self.metrics.connections.labels(protocol).inc()
         assert ws.request is not None
-        needs_token_in_start = bool(self.config.tokens.ingest) and (
-            _presented_token(ws.request) is None
-        )
+        grant = self.access.decide(_ask(ws.request, route), self._clock())
+        needs_token_in_start = isinstance(grant, Grant) and grant.token_pending
         query = {k: v[0] for k, v in parse_qs(urlsplit(ws.request.path).query).items()}
-        ingest = _Ingest(self, ws, protocol, make_parser(query), needs_token_in_start)
-        await ingest.run()
+        parser = make_parser(protocol, query, self.config.audiohook)
+        connection = PlatformConnection(
+            self.platforms, ws, route.path, protocol, parser, needs_token_in_start
+        )
+        await connection.run()
+
+    async def _webrtc(self, ws: ServerConnection, route: Route) -> None:
+        """The offer must come within the first-message deadline, like any platform's."""
+        try:
+            async with asyncio.timeout(self.config.server.first_message_timeout_s or None):
+                offer = await ws.recv()
+        except TimeoutError:
+            self.count_refusal("no_first_message", client_address(ws), route.path)
+            await ws.close(CLOSE_POLICY, "no first message")
+            return
+        except ConnectionClosed:
+            return
+        dropped = self.metrics.webrtc_dropped_seconds.inc
+        await serve_peer(ws, self.calls, self.config.webrtc, str(offer), dropped)
 
     async def _pump(self, ws: ServerConnection, subscription: Subscription) -> None:
         """Sends a subscription's events until the client leaves or falls too far behind."""
@@ -273,7 +413,7 @@ class Service:
                 for text in await subscription.next_live():
                     await ws.send(text)
                 if subscription.overflowed:
-                    await ws.close(_CLOSE_TRY_AGAIN, "too far behind: reconnect with since")
+                    await ws.close(CLOSE_TRY_AGAIN, "too far behind: reconnect with since")
                     return
 
         sender = asyncio.create_task(send_all())
@@ -286,128 +426,17 @@ class Service:
             self.hub.unsubscribe(subscription)
 
 
-class _Ingest:
-    """One platform connection: parser events drive the call's session."""
-
-    def __init__(
-        self,
-        service: Service,
-        ws: ServerConnection,
-        protocol: IngestProtocol,
-        parser: Parser,
-        needs_token_in_start: bool,
-    ) -> None:
-        self._service = service
-        self._ws = ws
-        self._protocol = protocol
-        self._parser = parser
-        self._needs_token_in_start = needs_token_in_start
-        self._session: CallSession | None = None
-        self._errors = 0
-        self._end_reason = CallStop(parser.close_reason)
-
-    async def run(self) -> None:
-        try:
-            async for message in self._ws:
-                if not await self._on_message(message):
-                    break
-        except ConnectionClosed:
-            pass
-        finally:
-            if self._session is not None:
-                await self._service.calls.close(self._session, self._end_reason)
-
-    async def _on_message(self, message: str | bytes) -> bool:
-        """Handles one websocket message; False ends the connection."""
-        try:
-            if isinstance(message, str):
-                events = self._parser.feed_text(message)
-            else:
-                events = self._parser.feed_bytes(message)
-            for event in events:
-                await self._on_event(event)
-        except ProtocolError as exc:
-            return await self._refuse(exc.code, exc.message, fatal=exc.fatal)
-        except CallRejected as exc:
-            self._service.metrics.calls_refused.labels(exc.code).inc()
-            code = _CLOSE_TRY_AGAIN if exc.code == "busy" else _CLOSE_POLICY
-            return await self._refuse(exc.code, str(exc), fatal=True, close_code=code)
-        return True
-
-    async def _on_event(self, event: ProtocolEvent) -> None:
-        if isinstance(event, CallStart):
-            self._authorize_start()
-            self._session = self._service.calls.open(event, self._protocol)
-            log.info(
-                "call %s started (%s)",
-                event.call_id,
-                self._protocol,
-                extra={"call_id": event.call_id, "protocol": self._protocol},
-            )
-        elif isinstance(event, AudioFrames):
-            if self._session is not None:
-                seconds = event.samples.size / self._session.sample_rate_hz
-                self._service.metrics.audio_seconds.labels(self._protocol).inc(seconds)
-                self._session.feed(event)
-                await self._hold_back(self._session)
-        elif isinstance(event, Reply):
-            await self._ws.send(event.text)
-        elif isinstance(event, CallStop) and self._session is not None:
-            session, self._session = self._session, None
-            await self._service.calls.close(session, event)
-
-    async def _hold_back(self, session: CallSession) -> None:
-        """Backpressure: no more reading while this call's audio waits to be decoded."""
-        started = time.monotonic()
-        await session.room()
-        held_s = time.monotonic() - started
-        if held_s > _HELD_BACK_WARN_S:
-            log.warning(
-                "call %s held back %.1f s: recognition is behind",
-                session.call_id,
-                held_s,
-                extra={"call_id": session.call_id},
-            )
-
-    def _authorize_start(self) -> None:
-        if not self._needs_token_in_start:
-            return
-        presented = getattr(self._parser, "custom_parameters", {}).get("token")
-        if not isinstance(presented, str) or not _token_matches(
-            presented, [self._service.config.tokens.ingest]
-        ):
-            raise ProtocolError("unauthorized", "a valid ingest token is required", fatal=True)
-
-    async def _refuse(
-        self, code: str, message: str, *, fatal: bool, close_code: int = _CLOSE_POLICY
-    ) -> bool:
-        self._errors += 1
-        self._service.metrics.errors.labels(code).inc()
-        call_id = self._session.call_id if self._session else None
-        log.info(
-            "ingest error %s on call %s",
-            code,
-            call_id,
-            extra={"call_id": call_id, "code": code, "protocol": self._protocol},
-        )
-        await self._ws.send(self._parser.error_message(call_id, code, message))
-        limit = self._service.config.server.max_errors_per_connection
-        if fatal or self._errors >= limit:
-            reason = message if fatal else f"too many errors ({self._errors})"
-            await self._ws.close(close_code, reason[:120])
-            self._end_reason = CallStop(EndReason.ERROR, code)
-            return False
-        return True
-
-
 def _assist_runtime(
-    config: Config, assistant: Assistant | None, on_latency: Callable[[float], None]
+    config: Config, assistant: Assistant | None, metrics: Metrics
 ) -> AssistRuntime | None:
     """Loads the assistant unless one was given (tests share one) or assist is off."""
     if not config.assist.enabled:
         return None
     return AssistRuntime(
-        assistant or Assistant.load(config.assist), on_latency, config.call.agent_language
+        assistant or Assistant.load(config.assist),
+        metrics.assist_latency.observe,
+        config.call.agent_language,
+        on_dropped=lambda kind: metrics.assist_dropped.labels(kind).inc(),
     )
 
 
@@ -432,18 +461,32 @@ def _select_subprotocol(
     return next((s for s in offered if s in SUBPROTOCOLS), None)
 
 
-def _presented_token(request: Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    if api_key := request.headers.get("X-API-KEY"):  # Genesys AudioHook's header
-        return api_key.strip()
-    values = parse_qs(urlsplit(request.path).query).get("token")
+def _ask(request: Request, route: Route) -> Ask:
+    """What access is asked about this request; ValueError for a header sent twice."""
+    query_tokens = parse_qs(urlsplit(request.path).query).get("token")
+    token = presented_token(
+        _header(request, "Authorization"),
+        _header(request, "X-API-KEY"),  # Genesys AudioHook's header
+        query_tokens[0] if query_tokens else None,
+    )
+    return Ask(
+        route.resource, route.call_id, token, _header(request, "Origin"), _header(request, "Host")
+    )
+
+
+def _header(request: Request, name: str) -> str | None:
+    values = request.headers.get_all(name)
+    if len(values) > 1:
+        raise ValueError(f"the {name} header was sent {len(values)} times")
     return values[0] if values else None
 
 
-def _token_matches(presented: str, accepted: list[str | None]) -> bool:
-    return any(t and hmac.compare_digest(presented.encode(), t.encode()) for t in accepted)
+def _ttl(query: Mapping[str, list[str]]) -> int | None:
+    values = query.get("ttl")
+    if not values:
+        return _DEFAULT_LINK_TTL_S
+    text = values[0]
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 def _since(query: Mapping[str, list[str]]) -> int | Response | None:

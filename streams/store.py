@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,6 +58,27 @@ READ_THREADS = 1  # long reads queue here, never on the threads live calls use
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class CallOpened:
+    """A call.started opens (or reopens) the call's record."""
+
+    protocol: str
+    started_at: str
+    metadata: str  # JSON
+
+
+@dataclass(frozen=True, slots=True)
+class CallClosed:
+    """A call.ended closes it."""
+
+    ended_at: str
+    reason: str
+    duration_s: float
+
+
+CallStatus = CallOpened | CallClosed
+
+
 class Store:
     def __init__(self, path: Path, *, synchronous_full: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,17 +94,6 @@ class Store:
         self._db.close()
 
     # --- writes -----------------------------------------------------------------------
-    def begin_call(self, call_id: str, protocol: str, started_at: str, metadata: str) -> bool:
-        """Marks a call live. Returns True when the call id was stored before (a resume)."""
-        existed = self.call_row(call_id) is not None
-        self._db.execute(
-            "INSERT INTO calls (call_id, protocol, status, started_at, metadata) "
-            "VALUES (?, ?, 'live', ?, ?) ON CONFLICT(call_id) DO UPDATE SET "
-            "status='live', ended_at=NULL, end_reason=NULL",
-            (call_id, protocol, started_at, metadata),
-        )
-        return existed
-
     def append(
         self,
         call_id: str,
@@ -90,16 +101,32 @@ class Store:
         event_type: str,
         body: str,
         feed: Callable[[int], str] | None = None,
+        status: CallStatus | None = None,
     ) -> int | None:
-        """Stores one event; with `feed` (the event's text given its feed_seq), adds it to the
-        alert feed in the same transaction and returns its feed_seq."""
+        """Stores one event in one transaction, with what goes with it: the call's status
+        change (`status`: a call.started opens the record, a call.ended closes it) and,
+        with `feed` (the event's text given its feed_seq), its place in the alert feed,
+        whose feed_seq it returns. Raises sqlite3.Error and stores nothing on failure."""
         with self._db:
             self._db.execute("BEGIN")
+            if isinstance(status, CallOpened):
+                self._db.execute(
+                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata) "
+                    "VALUES (?, ?, 'live', ?, ?) ON CONFLICT(call_id) DO UPDATE SET "
+                    "status='live', ended_at=NULL, end_reason=NULL",
+                    (call_id, status.protocol, status.started_at, status.metadata),
+                )
             self._db.execute(
                 "INSERT INTO events (call_id, seq, type, body) VALUES (?, ?, ?, ?)",
                 (call_id, seq, event_type, body),
             )
             self._db.execute("UPDATE calls SET last_seq=? WHERE call_id=?", (seq, call_id))
+            if isinstance(status, CallClosed):
+                self._db.execute(
+                    "UPDATE calls SET status='ended', ended_at=?, end_reason=?, duration_s=? "
+                    "WHERE call_id=?",
+                    (status.ended_at, status.reason, status.duration_s, call_id),
+                )
             if feed is None:
                 return None
             feed_seq = self.last_feed_seq() + 1
@@ -108,13 +135,6 @@ class Store:
                 (feed_seq, call_id, seq, feed(feed_seq)),
             )
             return feed_seq
-
-    def end_call(self, call_id: str, ended_at: str, reason: str, duration_s: float) -> None:
-        self._db.execute(
-            "UPDATE calls SET status='ended', ended_at=?, end_reason=?, duration_s=? "
-            "WHERE call_id=?",
-            (ended_at, reason, duration_s, call_id),
-        )
 
     # --- short reads (indexed, one row): fine on the event loop ---------------------------
     def last_seq(self, call_id: str) -> int:
@@ -137,6 +157,12 @@ class Store:
 
     def call_row(self, call_id: str) -> dict[str, Any] | None:
         return _call_row(self._db, call_id)
+
+    def call_exists(self, call_id: str) -> bool:
+        return (
+            self._db.execute("SELECT 1 FROM calls WHERE call_id=?", (call_id,)).fetchone()
+            is not None
+        )
 
     def live_call_ids(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT call_id FROM calls WHERE status='live'")]

@@ -2,7 +2,10 @@
 
 `/desktop` and `/supervisor` are HTML; `/static/<file>` their scripts and styles.
 The pages carry no call data (they fetch it with the viewer's token), so they
-are served to anyone.
+are served to anyone. The server adds the security headers (`streams.access.
+security_headers`: a self-only Content-Security-Policy, no framing unless
+`[server] frame_ancestors` says, no Referer, no sniffing) to these answers as to
+every other; the pages therefore hold no inline script or style.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ class WebFiles:
                 ("Content-Type", _CONTENT_TYPES[Path(name).suffix]),
                 ("Content-Length", str(len(body))),
                 ("Cache-Control", "no-cache"),
-                ("X-Content-Type-Options", "nosniff"),
             ]
         )
         return Response(200, "OK", headers, body)

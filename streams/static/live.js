@@ -3,12 +3,23 @@
 
 const TOKEN_KEY = "callassist.token";
 
-/** The bearer token: from ?token= (remembered for this tab) or from an earlier page. */
+/**
+ * The bearer token: from ?token= (remembered for this tab) or from an earlier page. The
+ * token leaves the address bar (and so the history, bookmarks and screen shares) at once.
+ */
 export function token() {
-  const fromUrl = new URLSearchParams(location.search).get("token");
-  if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl);
+  const params = new URLSearchParams(location.search);
+  const fromUrl = params.get("token");
+  if (fromUrl) {
+    sessionStorage.setItem(TOKEN_KEY, fromUrl);
+    params.delete("token");
+    const query = params.toString();
+    history.replaceState(history.state, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+  }
   return fromUrl || sessionStorage.getItem(TOKEN_KEY) || "";
 }
+
+token(); // read and hide it as soon as any page loads
 
 export function wsUrl(path, params = {}) {
   const url = new URL(path, location.href);

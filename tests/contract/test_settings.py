@@ -254,3 +254,11 @@ def test_merge_leaves_its_inputs_alone():
     base = {"a": {"b": 1, "c": 2}}
     assert settings.merge(base, {"a": {"b": 3}, "d": 4}) == {"a": {"b": 3, "c": 2}, "d": 4}
     assert base == {"a": {"b": 1, "c": 2}}
+
+
+def test_a_list_setting_comes_from_a_comma_separated_variable():
+    from streams.config import load_config
+
+    environ = {"CALLASSIST_SERVER_ALLOWED_ORIGINS": "https://crm.example.com, https://b.example"}
+    config = load_config(environ=environ)
+    assert config.server.allowed_origins == ("https://crm.example.com", "https://b.example")

@@ -35,7 +35,7 @@ ENGLISH_WORDS = {"the", "i", "my", "a", "to", "is", "and", "you", "two", "was", 
 
 async def test_german_call_gets_whisper_translations(server):
     call = LabelledCall.load(FIXTURES / "calls" / "billing_de")
-    observed = await stream_call(server.ws, call, "de-billing", 2.0)
+    observed = await stream_call(server.ws, call, "de-billing", 1.0)  # real time: see test_pages
     finals = observed.of(TranscriptFinal)
     customer = [f for f in finals if f.speaker is Speaker.CUSTOMER]
     agent = [f for f in finals if f.speaker is Speaker.AGENT]

@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +248,103 @@ def test_schema_check_finds_a_stale_file_and_writes_nothing(
     assert main(["schema", "--root", str(tmp_path)]) == 0
     assert main(["schema", "--check", "--root", str(tmp_path)]) == 0
     assert schema.read_text(encoding="utf-8") == schema_text()
+
+
+# --- access settings ------------------------------------------------------------------------
+def test_access_settings_and_their_defaults():
+    server, tokens = load_config(environ={}).server, load_config(environ={}).tokens
+    assert (server.allow_open, server.allowed_origins, server.frame_ancestors) == (
+        False,
+        (),
+        "'none'",
+    )
+    assert (server.first_message_timeout_s, server.idle_timeout_s) == (5.0, 60.0)
+    assert (server.max_connections, server.max_connections_per_client) == (1000, 100)
+    assert tokens.link_secret is None
+    environ = {
+        "CALLASSIST_SERVER_ALLOW_OPEN": "yes",
+        "CALLASSIST_SERVER_MAX_CONNECTIONS_PER_CLIENT": "7",
+        "CALLASSIST_SERVER_FRAME_ANCESTORS": "'self' https://crm.example.com",
+        "CALLASSIST_TOKENS_LINK_SECRET": "x" * 32,
+    }
+    config = load_config(environ=environ, server={"allowed_origins": ["https://crm.example.com"]})
+    assert config.server.allow_open and config.server.max_connections_per_client == 7
+    assert config.server.allowed_origins == ("https://crm.example.com",)
+    assert config.tokens.link_secret == "x" * 32
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[server]\nallowed_origins = ["https://crm.example.com/app"]\n', "is not an origin"),
+        ('[server]\nallowed_origins = ["*"]\n', "is not an origin"),
+        ('[server]\nallowed_origins = "https://crm.example.com"\n', "expected array"),
+        ('[server]\nframe_ancestors = "none"\n', "with its quotes"),
+        ("[server]\nframe_ancestors = \"'none'; script-src *\"\n", "not a CSP source list"),
+        ("[server]\nidle_timeout_s = -1\n", "idle_timeout_s must be >= 0"),
+        ('[tokens]\nlink_secret = "short"\n', "link_secret needs at least 32 characters"),
+    ],
+)
+def test_bad_access_settings_are_refused(tmp_path: Path, text: str, message: str):
+    path = tmp_path / "callassist.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, {})
+
+
+def test_serve_refuses_half_configured_tokens_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("CALLASSIST_TOKENS_INGEST", "in-secret")
+    monkeypatch.setenv("CALLASSIST_TOKENS_AGENT", "agent-secret")
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == (
+        "callassist: [tokens] supervisor is not set while ingest and agent are: set it, or "
+        "unset ingest and agent to run open on a loopback address\n"
+    )
+    monkeypatch.delenv("CALLASSIST_TOKENS_INGEST")
+    monkeypatch.delenv("CALLASSIST_TOKENS_AGENT")
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "set [server] allow_open = true" in capsys.readouterr().err
+
+
+# --- callassist link ------------------------------------------------------------------------
+def test_link_prints_a_desktop_path_the_service_accepts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from urllib.parse import parse_qs, urlsplit
+
+    from streams.access import LinkCheck, check_link
+
+    secret = "k" * 40
+    monkeypatch.setenv("CALLASSIST_TOKENS_LINK_SECRET", secret)
+    assert main(["link", "CA:1@x", "--ttl", "120"]) == 0
+    out, err = capsys.readouterr()
+    url = urlsplit(out.strip())
+    query = parse_qs(url.query)
+    assert url.path == "/desktop" and query["call"] == ["CA:1@x"]
+    assert check_link(secret, query["token"][0], "CA:1@x", time.time()) is LinkCheck.VALID
+    assert check_link(secret, query["token"][0], "CA:1@x", time.time() + 121) is LinkCheck.EXPIRED
+    assert check_link(secret, query["token"][0], "CA:2", time.time()) is LinkCheck.INVALID
+    assert err.startswith("valid until ")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["link", "c1"], "links are off: set [tokens] link_secret"),
+        (["link", "a/b"], "not a call id"),
+        (["link", "c1", "--ttl", "0"], "the ttl must be"),
+    ],
+)
+def test_link_refusals_are_one_line(
+    argv: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+):
+    if argv != ["link", "c1"]:
+        monkeypatch.setenv("CALLASSIST_TOKENS_LINK_SECRET", "k" * 40)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("callassist: ") and message in err and err.count("\n") == 1

@@ -1,3 +1,4 @@
+import asyncio
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from contract.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
-from streams.hub import SUBSCRIBER_QUEUE_MAX, Hub, Subscription
+from streams.hub import RETRY_S, SUBSCRIBER_QUEUE_MAX, Hub, Subscription
 from streams.records import read_record
 from streams.store import Store
 
@@ -166,3 +167,71 @@ async def test_call_stream_events_carry_no_feed_position(hub):
     hub.start_call("a", started())
     [event] = await drain(hub, subscription)
     assert "feed_seq" not in event
+
+
+# --- a store that refuses writes ----------------------------------------------------------
+def fill_up(store: Store) -> None:
+    """Caps the database at its current size: every new write fails as on a full disk."""
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count={pages}")
+
+
+def make_room(store: Store) -> None:
+    store._db.execute("PRAGMA max_page_count=1073741823")
+
+
+async def test_a_full_store_holds_events_back_then_stores_them_in_order(hub):
+    subscription = hub.subscribe_call("a", since=0)
+    hub.start_call("a", started())
+    fill_up(hub.store)
+    for k in range(30):  # enough rows to need a new page
+        hub.publish("a", final(f"kept while full {k}" + "x" * 200, k))
+    assert not hub.healthy and "full" in hub.store_problem
+    stored = hub.store.last_seq("a")
+    assert stored < 31
+    seen = await drain(hub, subscription)
+    assert [e["seq"] for e in seen] == list(range(1, stored + 1))  # nothing unstored was sent
+    make_room(hub.store)
+    hub.end_call("a", CallEnded(31.0, EndReason.STOP))
+    assert hub.healthy
+    events = [json.loads(body) for _, body in hub.store.events_after("a", 0)]
+    assert [e["seq"] for e in events] == list(range(1, 33))  # no gap, nothing lost
+    assert [e["seq"] for e in await drain(hub, subscription)] == list(range(stored + 1, 33))
+    assert hub.store.call_row("a")["status"] == "ended"
+
+
+async def test_the_store_is_retried_without_new_events(hub):
+    hub.start_call("a", started())
+    fill_up(hub.store)
+    for k in range(30):
+        hub.publish("a", final("x" * 300, k))
+    assert not hub.healthy
+    make_room(hub.store)
+    await asyncio.sleep(RETRY_S + 0.5)
+    assert hub.healthy and hub.store.last_seq("a") == 31
+
+
+def test_call_ended_and_the_closed_record_are_one_write(hub):
+    hub.start_call("a", started())
+    fill_up(hub.store)
+    for k in range(30):
+        hub.publish("a", final("x" * 300, k))
+    hub.end_call("a", CallEnded(1.0, EndReason.STOP))
+    assert hub.store.call_row("a")["status"] == "live"  # neither is stored yet
+    make_room(hub.store)
+    hub.publish("b", final("any write retries", 1))
+    assert hub.store.call_row("a")["status"] == "ended"
+
+
+def test_a_store_away_too_long_sheds_partials_first(hub, monkeypatch):
+    monkeypatch.setattr("streams.hub.MAX_UNSTORED", 5)
+    hub.start_call("a", started())
+    fill_up(hub.store)
+    hub.publish("a", TranscriptPartial(Speaker.CUSTOMER, "x" * 4000, 0, 1, "en"))
+    for k in range(5):
+        hub.publish("a", final("y" * 4000, k))
+    assert hub.lost_events == 1  # the partial, not a final
+    make_room(hub.store)
+    hub.publish("a", final("z", 9))
+    kinds = [json.loads(body)["type"] for _, body in hub.store.events_after("a", 0)]
+    assert kinds == ["call.started"] + ["transcript.final"] * 6

@@ -274,7 +274,7 @@ async def test_tokens_per_role(tmp_path):
         # Genesys AudioHook sends the key in X-API-KEY
         with pytest.raises(InvalidStatus) as refused:
             await connect(f"ws://{address}/v1/audiohook", additional_headers={"X-API-KEY": "x"})
-        assert refused.value.response.status_code == 403
+        assert refused.value.response.status_code == 401  # as the protocol's reference
         async with connect(
             f"ws://{address}/v1/audiohook", additional_headers={"X-API-KEY": "in-secret"}
         ):

@@ -157,3 +157,24 @@ async def test_softphone_sends_a_browser_microphone_over_webrtc(server):
         await expect(desktop.locator("#conn")).to_have_text("call ended", timeout=TIMEOUT_MS)
         assert await lines.first.locator(".who").text_content() == "customer"
         await browser.close()
+
+
+async def test_pages_hide_the_token_and_break_no_content_security_rule(server, browser):
+    page = await browser.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    await page.goto(f"{server.http}/desktop?token=s3cret-in-url&call=web-token")
+    await expect(page.locator("#conn")).to_have_text("live")
+    assert page.url == f"{server.http}/desktop?call=web-token"  # gone from the address bar
+    kept = await page.evaluate("sessionStorage.getItem('callassist.token')")
+    assert kept == "s3cret-in-url"  # ... and kept for this tab
+    await expect(page.locator(".legend .who.customer")).to_have_css("color", "rgb(10, 88, 202)")
+    for path in ("/supervisor", "/softphone", "/desktop"):
+        await page.goto(f"{server.http}{path}")
+    assert violations == []
+    await page.close()
