@@ -79,11 +79,6 @@ def encode_json(value: object) -> str:
     return _encoder.encode(value).decode()
 
 
-def to_plain(payload: Payload | Any) -> Any:
-    """A payload or value as JSON-ready builtins (dicts, lists, str, numbers)."""
-    return msgspec.to_builtins(payload)
-
-
 # --- the published schema -------------------------------------------------------------------
 SCHEMA_ID = "https://github.com/callassist/callassist/docs/events.schema.json"
 _ENVELOPE_SCHEMA: dict[str, Any] = {

@@ -218,7 +218,8 @@ class Service:
         route = self._route(request)
         if isinstance(route, Response):
             return route
-        refusal = self._admit(connection, request, route) or await self._signature(request, route)
+        refusal = self._admit(connection, request, route)
+        refusal = refusal or await self._signature(connection, request, route)
         if refusal is not None:
             return refusal
         if route.kind == "http":
@@ -230,7 +231,9 @@ class Service:
             return page or _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such page"})
         return None  # go on with the websocket handshake
 
-    async def _signature(self, request: Request, route: Route) -> Response | None:
+    async def _signature(
+        self, connection: ServerConnection, request: Request, route: Route
+    ) -> Response | None:
         """Genesys signs its AudioHook handshakes (RFC 9421) with the client secret."""
         secret = self.config.audiohook.client_secret
         if route.path != "/v1/audiohook" or not secret:
@@ -240,7 +243,7 @@ class Service:
         if verdict.ok:
             return None
         await asyncio.sleep(_SIGNATURE_REFUSAL_DELAY_S)
-        self.count_refusal("bad_signature", "audiohook", route.path)
+        self.count_refusal("bad_signature", client_address(connection), route.path)
         log.info("audiohook signature refused: %s", verdict.reason)
         return _json_response(http.HTTPStatus.UNAUTHORIZED, {"error": "signature not accepted"})
 

@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from contract.codec import now_iso
+
 
 class Clock(Protocol):
     def monotonic(self) -> float:
@@ -23,7 +25,7 @@ class SystemClock:
         return time.monotonic()
 
     def iso(self) -> str:
-        return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return now_iso()
 
 
 class ManualClock:
