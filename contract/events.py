@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-CONTRACT_VERSION = "2.0"  # major: a field or type changed meaning or went away; minor: added
+CONTRACT_VERSION = "2.1"  # major: a field or type changed meaning or went away; minor: added
 
 
 class Speaker(enum.StrEnum):
@@ -65,6 +65,25 @@ class TranslationEngine(enum.StrEnum):
     NONE = "none"  # nothing could translate it; `note` says why
 
 
+class PausedBy(enum.StrEnum):
+    PLATFORM = "platform"  # the telephony platform (AudioHook paused, a fork's metadata, ...)
+    AGENT = "agent"  # the agent's desktop ("Pause for payment")
+
+
+class PrivateKind(enum.StrEnum):
+    """Kinds of personal data the service redacts (see the privacy policy)."""
+
+    CARD_NUMBER = "card_number"
+    SECURITY_CODE = "security_code"
+    EXPIRY_DATE = "expiry_date"
+    NATIONAL_ID = "national_id"  # social security, national insurance, tax id
+    BANK_ACCOUNT = "bank_account"  # bank account, IBAN, routing number, sort code
+    DATE_OF_BIRTH = "date_of_birth"
+    EMAIL = "email"
+    PHONE = "phone"
+    ADDRESS = "address"
+
+
 class _Value(msgspec.Struct, frozen=True):
     """A value nested inside events."""
 
@@ -104,6 +123,14 @@ class Item(_Value, frozen=True):
     speaker: Speaker
 
 
+class Redaction(_Value, frozen=True):
+    """A span of `text` that now reads `[card number]`-style: what was there, never its value."""
+
+    kind: PrivateKind
+    start: int  # character offsets into the redacted text, end exclusive
+    end: int
+
+
 class TranscriptLine(_Value, frozen=True):
     speaker: Speaker
     text: str
@@ -116,6 +143,7 @@ class CallStarted(_Payload, frozen=True, tag="call.started"):
     languages: tuple[str, ...]
     speakers: tuple[Speaker, ...]
     resumed: bool = False  # the same call id reconnected after an earlier end
+    recorded: bool = True  # False: the platform opted out; the record is erased when it ends
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)  # the platform's own
     contract: str = CONTRACT_VERSION
 
@@ -129,6 +157,7 @@ class TranscriptPartial(_Payload, frozen=True, tag="transcript.partial"):
     t_end: float
     language: str
     language_probability: float = 1.0  # 1.0 where the platform set the language
+    redactions: tuple[Redaction, ...] = ()
 
 
 class TranscriptFinal(_Payload, frozen=True, tag="transcript.final"):
@@ -143,6 +172,7 @@ class TranscriptFinal(_Payload, frozen=True, tag="transcript.final"):
     words: tuple[Word, ...]
     prosody: Prosody | None = None
     language_probability: float = 1.0
+    redactions: tuple[Redaction, ...] = ()  # words inside a span are one word with its text
 
 
 class Translation(_Payload, frozen=True, tag="translation"):
@@ -154,6 +184,7 @@ class Translation(_Payload, frozen=True, tag="translation"):
     text: str
     engine: TranslationEngine
     note: str = ""
+    redactions: tuple[Redaction, ...] = ()
 
 
 class Sentiment(_Payload, frozen=True, tag="sentiment"):
@@ -221,6 +252,19 @@ class Alert(_Payload, frozen=True, tag="alert"):
     segment_id: str
 
 
+class CallPaused(_Payload, frozen=True, tag="call.paused"):
+    """Audio is dropped unheard until call.resumed: nothing is transcribed or stored."""
+
+    by: PausedBy
+    reason: str  # "payment", the platform's own reason, or ""
+
+
+class CallResumed(_Payload, frozen=True, tag="call.resumed"):
+    by: PausedBy
+    reason: str
+    paused_s: float  # wall-clock seconds the pause lasted
+
+
 class CallEnded(_Payload, frozen=True, tag="call.ended"):
     duration_s: float
     reason: EndReason
@@ -239,6 +283,8 @@ Payload = (
     | Suggestion
     | HandoverCue
     | Alert
+    | CallPaused
+    | CallResumed
     | CallEnded
 )
 TranscriptUpdate = TranscriptPartial | TranscriptFinal
@@ -248,6 +294,8 @@ AssistEvent = Translation | Sentiment | IntentDetected | Summary | Suggestion | 
 ALERT_FEED_TYPES: tuple[type[Payload], ...] = (
     CallStarted,
     CallEnded,
+    CallPaused,
+    CallResumed,
     IntentDetected,
     Sentiment,
     HandoverCue,
