@@ -17,6 +17,8 @@
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
     [webrtc]     ice_servers, ice_username, ice_credential
     [audiohook]  client_secret (verify Genesys request signatures), supported_languages
+    [privacy]    policy_file, keep_last_four, max_pause_s (redaction and pause for payment)
+    [retention]  days, purge_every_s (purge of ended calls; erasure is `callassist erase`)
 
 Every key can also be set as CALLASSIST_<SECTION>_<KEY>, nested sections joined the
 same way: CALLASSIST_ASR_MODEL=base, CALLASSIST_SERVER_PORT=9000,
@@ -126,6 +128,31 @@ class CallOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacyOptions:
+    # A TOML policy saying where each kind of personal data is redacted; "" = the built-in
+    # one (assist/data/privacy.toml). A file that cannot be loaded stops the service.
+    policy_file: str = ""
+    keep_last_four: bool = False  # "[card number ending 1111]" rather than "[card number]"
+    max_pause_s: float = 300.0  # a call paused this long raises a cue to resume (0 = never)
+
+    def __post_init__(self) -> None:
+        if self.max_pause_s < 0:
+            raise ValueError("max_pause_s must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionOptions:
+    days: int = 0  # calls that ended longer ago than this are purged; 0 = kept until erased
+    purge_every_s: float = 3600.0  # how often the purge runs while the service is up
+
+    def __post_init__(self) -> None:
+        if self.days < 0:
+            raise ValueError("days must be >= 0 (0 keeps calls until they are erased)")
+        if self.purge_every_s <= 0:
+            raise ValueError("purge_every_s must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerOptions = field(default_factory=ServerOptions)
     asr: WhisperOptions = field(default_factory=WhisperOptions)
@@ -136,6 +163,8 @@ class Config:
     assist: AssistOptions = field(default_factory=AssistOptions)
     webrtc: WebRtcOptions = field(default_factory=WebRtcOptions)
     audiohook: AudioHookOptions = field(default_factory=AudioHookOptions)
+    privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
+    retention: RetentionOptions = field(default_factory=RetentionOptions)
 
     @property
     def database_path(self) -> Path:
