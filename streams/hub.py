@@ -6,6 +6,10 @@ and learns, in the same step, the last sequence number already stored: its
 backlog is everything after its `since` up to that number, read later off the
 event loop (`streams/store.py`), and its live queue holds everything after it.
 So it can neither miss nor repeat an event, however long the backlog takes.
+
+A payload may come as `Views` (assist/redaction.py): the store's view is what is
+stored and replayed; live subscribers get their audience's view, under the same
+number. Each subscription says whose eyes it is for.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import sqlite3
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 import msgspec
 
+from assist.redaction import Audience, Views
 from contract import codec
 from contract.events import (
     ALERT_FEED_TYPES,
@@ -53,8 +59,9 @@ class Backlog:
 class Subscription:
     """Events for one websocket: its backlog first (read by the sender), then live ones."""
 
-    def __init__(self, backlog: Backlog) -> None:
+    def __init__(self, backlog: Backlog, audience: Audience = Audience.DESKTOP) -> None:
         self.backlog = backlog
+        self.audience = audience
         self.overflowed = False
         self._live: list[str] = []
         self._ready = asyncio.Event()
@@ -86,9 +93,13 @@ class _Unstored:
     """A published event the store has not taken yet: numbered when it is stored."""
 
     call_id: str
-    payload: Payload
+    views: Views[Payload]
     ts: str
     status: CallStatus | None
+
+    @property
+    def payload(self) -> Payload:
+        return self.views.store
 
 
 class Hub:
@@ -143,9 +154,12 @@ class Hub:
         return call_ids
 
     # --- events -----------------------------------------------------------------------
-    def publish(self, call_id: str, payload: Payload, status: CallStatus | None = None) -> None:
+    def publish(
+        self, call_id: str, payload: Payload | Views[Payload], status: CallStatus | None = None
+    ) -> None:
         """Numbers, stores and sends `payload`, or keeps it until the store takes it."""
-        self._unstored.append(_Unstored(call_id, payload, self._clock.iso(), status))
+        views = payload if isinstance(payload, Views) else Views.same(payload)
+        self._unstored.append(_Unstored(call_id, views, self._clock.iso(), status))
         self._store_waiting()
 
     def _store_waiting(self) -> None:
@@ -162,31 +176,39 @@ class Hub:
             self.store_problem = ""
 
     def _store(self, waiting: _Unstored) -> None:
-        call_id, payload = waiting.call_id, waiting.payload
+        call_id, views = waiting.call_id, waiting.views
         seq = self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1
-        event = Event(call_id, seq, waiting.ts, payload)
-        text = codec.encode(event)
+        texts: dict[tuple[Audience, int | None], str] = {}
 
-        def feed_text(feed_seq: int) -> str:
-            return codec.encode(msgspec.structs.replace(event, feed_seq=feed_seq))
+        def text_for(audience: Audience, feed_seq: int | None = None) -> str:
+            """The event as `audience` sees it, encoded once (views often are one object)."""
+            payload = views[audience]
+            same = next((a for a in Audience if views[a] is payload), audience)
+            if (same, feed_seq) not in texts:
+                event = Event(call_id, seq, waiting.ts, payload, feed_seq)
+                texts[(same, feed_seq)] = codec.encode(event)
+            return texts[(same, feed_seq)]
 
-        in_feed = isinstance(payload, ALERT_FEED_TYPES)
-        kind = type_name(type(payload))
+        in_feed = isinstance(views.store, ALERT_FEED_TYPES)
+        kind = type_name(type(views.store))
         # durable before anyone sees it
         feed_seq = self.store.append(
-            call_id, seq, kind, text, feed_text if in_feed else None, waiting.status
+            call_id,
+            seq,
+            kind,
+            text_for(Audience.STORE),
+            partial(text_for, Audience.STORE) if in_feed else None,
+            waiting.status,
         )
         self._next_seq[call_id] = seq + 1
         if isinstance(waiting.status, CallClosed):
             self._next_seq.pop(call_id, None)
         for subscription in self._call_subscribers.get(call_id, ()):
-            subscription.offer(text)
+            subscription.offer(text_for(subscription.audience))
         if feed_seq is not None:
             self._feed_seq = feed_seq
-            if self._alert_subscribers:
-                shared = feed_text(feed_seq)
-                for subscription in self._alert_subscribers:
-                    subscription.offer(shared)
+            for subscription in self._alert_subscribers:
+                subscription.offer(text_for(Audience.SUPERVISOR, feed_seq))
 
     def _store_failed(self, exc: sqlite3.Error) -> None:
         if not self.store_problem:
@@ -222,18 +244,25 @@ class Hub:
                 extra={"call_id": dropped.call_id},
             )
 
-    def subscribe_call(self, call_id: str, since: int, partials: bool = True) -> Subscription:
+    def subscribe_call(
+        self,
+        call_id: str,
+        since: int,
+        partials: bool = True,
+        audience: Audience = Audience.DESKTOP,
+    ) -> Subscription:
         """`partials=False` leaves stored partials out of the backlog (live ones still come):
         a page that opens late on a long call need not redraw every word twice."""
         last = (self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1) - 1
-        subscription = Subscription(Backlog(since, max(since, last), call_id, partials))
+        backlog = Backlog(since, max(since, last), call_id, partials)
+        subscription = Subscription(backlog, audience)
         self._call_subscribers[call_id].add(subscription)
         return subscription
 
     def subscribe_alerts(self, since: int | None = None) -> Subscription:
         """Live alert-feed events; with `since`, the stored feed after it first."""
         start = self._feed_seq if since is None else min(since, self._feed_seq)
-        subscription = Subscription(Backlog(start, self._feed_seq))
+        subscription = Subscription(Backlog(start, self._feed_seq), Audience.SUPERVISOR)
         self._alert_subscribers.add(subscription)
         return subscription
 

@@ -7,6 +7,10 @@ record that reaches the handler passes `RedactSecrets`, which blanks token query
 JSON, the payloads of the websocket frames that the `websockets` library logs at DEBUG
 (its request line and headers carry the token; its frames carry Twilio's start message
 and transcripts), and any configured secret wherever it appears.
+
+As a last line of defence, personal data that needs no context to be recognised
+(a 13+ digit card number, an SSN-shaped or national insurance number, an IBAN,
+an email) is blanked too, in case a library's error message quotes a transcript.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
+
+from assist import pii
+from assist.redaction import redact_text
 
 _EXTRA_FIELDS = ("call_id", "protocol", "code", "reason", "client", "duration_s")
 REDACTED = "[redacted]"
@@ -48,7 +55,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = pattern.sub(replacement, text)
     for secret in secrets:
         text = text.replace(secret, REDACTED)
-    return text
+    return redact_text(text, pii.find(text))[0]
 
 
 class RedactSecrets(logging.Filter):

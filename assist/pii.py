@@ -1,0 +1,511 @@
+"""Where personal data sits in a transcript, as recognisers write it.
+
+A caller reads a card number as "4111 1111 1111 1111", "4-1-1-1", "four one one
+one, double seven", or across two finals with a pause between the groups, and
+Whisper adds or drops a digit now and then. So the digits are found first, as
+*runs* (number tokens joined only by spaces, commas, hyphens, slashes or a
+sentence's full stop), and each run is judged by its *context*: the nearest
+keyword ("card", "security code", "expires", "social security", "order",
+"ending in", "$" ...) within reach before or after it, else the keyword that
+ended one of the call's last finals (the agent's "and the security code?").
+The digit count only sets bounds (a code has 2-5 digits); a Luhn check is never
+required, because the recogniser's count is not to be trusted. Without any
+context, a run of 13+ digits is taken as a card number, an SSN-shaped one as a
+national id and a 10-11 digit one as a phone number.
+
+Dates (expiry, birth) are followed from their keyword; emails, IBANs, UK
+national insurance numbers and street addresses are matched by shape.
+`find` returns spans in the text's own character offsets; what to do with them
+is `assist.redaction`'s business.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from contract.events import PrivateKind
+
+# --- number tokens ----------------------------------------------------------------------
+_UNITS = {
+    "zero": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_WEAK_ZEROS = {"oh", "o"}  # zero only beside other numbers ("four oh seven")
+_TEENS = {
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+}
+_TENS = {
+    "twenty": "2",
+    "thirty": "3",
+    "forty": "4",
+    "fifty": "5",
+    "sixty": "6",
+    "seventy": "7",
+    "eighty": "8",
+    "ninety": "9",
+}
+_REPEATS = {"double": 2, "triple": 3}
+_ORDINALS = {
+    "first": "1",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "fifth": "5",
+    "sixth": "6",
+    "seventh": "7",
+    "eighth": "8",
+    "ninth": "9",
+    "tenth": "10",
+    "eleventh": "11",
+    "twelfth": "12",
+    "thirteenth": "13",
+    "fourteenth": "14",
+    "fifteenth": "15",
+    "sixteenth": "16",
+    "seventeenth": "17",
+    "eighteenth": "18",
+    "nineteenth": "19",
+    "twentieth": "20",
+    "thirtieth": "30",
+}
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)?|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+# What may stand between two tokens of one run: spaces, commas, hyphens, slashes,
+# brackets, a plus, or a full stop that ends a group ("4111. 1111."), never "89.99".
+_DASHES = "\u2013\u2014"  # en and em dash
+_RUN_GAP = re.compile(rf"[\s,\-{_DASHES}/()+]*(?:\.(?=\s)[\s,\-{_DASHES}/()+]*)?")
+_DATE_GAP = re.compile(rf"[\s,\-{_DASHES}/.]*")
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    start: int
+    end: int
+    word: str  # lower case
+    digits: str  # "" when it is not a number
+    weak: bool = False  # a number only inside a run ("oh")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Number tokens read as one number: their digits and where they stand."""
+
+    first: int  # token indices, inclusive
+    last: int
+    start: int  # character offsets, end exclusive
+    end: int
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    kind: PrivateKind
+    start: int
+    end: int
+    digits: str = ""  # the digits it covers, for "[card number ending 1111]"
+
+
+def _tokens(text: str) -> list[_Token]:
+    raw = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(text)]
+    tokens: list[_Token] = []
+    repeat = 1
+    for index, (start, end, word) in enumerate(raw):
+        if word in _REPEATS and index + 1 < len(raw) and _unit(raw[index + 1][2]):
+            repeat = _REPEATS[word]
+            tokens.append(_Token(start, end, word, "", weak=True))
+            continue
+        digits = _number(word, raw[index + 1][2] if index + 1 < len(raw) else "")
+        tokens.append(_Token(start, end, word, digits * repeat, weak=word in _WEAK_ZEROS))
+        repeat = 1
+    return tokens
+
+
+def _unit(word: str) -> str:
+    """The digit a word is, if it is one ("double" repeats only these)."""
+    if word.isdigit() and len(word) == 1:
+        return word
+    return _UNITS.get(word) or ("0" if word in _WEAK_ZEROS else "")
+
+
+def _number(word: str, following: str) -> str:
+    """The digits a token stands for ("forty" before "one" is just the 4 of 41)."""
+    if word[:1].isdigit():
+        return word.rstrip("stndrh")
+    if word in _TENS:
+        return _TENS[word] if following in _UNITS and following != "zero" else _TENS[word] + "0"
+    return (
+        _UNITS.get(word)
+        or _TEENS.get(word)
+        or _ORDINALS.get(word)
+        or ("0" if word in _WEAK_ZEROS else "")
+    )
+
+
+def runs(text: str, tokens: list[_Token] | None = None) -> list[Run]:
+    """Maximal runs of number tokens; a run of only "oh"s is no number."""
+    tokens = _tokens(text) if tokens is None else tokens
+    found: list[Run] = []
+    first: int | None = None
+    for index, token in enumerate([*tokens, None]):
+        joins = token is not None and (token.digits != "" or token.word in _REPEATS)
+        if joins and first is not None and token is not None:
+            gap = text[tokens[index - 1].end : token.start]
+            if not _RUN_GAP.fullmatch(gap):
+                found.extend(_run(text, tokens, first, index - 1))
+                first = None
+        if joins and first is None:
+            first = index
+        elif not joins and first is not None:
+            found.extend(_run(text, tokens, first, index - 1))
+            first = None
+    return found
+
+
+def _run(text: str, tokens: list[_Token], first: int, last: int) -> Iterator[Run]:
+    members = tokens[first : last + 1]
+    if all(t.weak for t in members):
+        return
+    digits = "".join(t.digits for t in members)
+    yield Run(first, last, tokens[first].start, tokens[last].end, digits)
+
+
+# --- context ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    """A keyword: what it says about the numbers near it, and how far it reaches."""
+
+    pattern: re.Pattern[str]
+    kind: PrivateKind | None  # None: the number it names is not personal (an order, a price)
+    before: int  # tokens: how far ahead of a number it may stand
+    after: int  # how far behind
+
+
+def _cue(words: str, kind: PrivateKind | None, before: int = 12, after: int = 6) -> _Cue:
+    return _Cue(re.compile(rf"\b(?:{words})\b", re.IGNORECASE), kind, before, after)
+
+
+_CUES = (
+    _cue(
+        r"(?:credit |debit |bank )?card(?: number| no)?|visa|master ?card|amex|american express"
+        r"|discover card|long number|(?:16|sixteen)[- ]digit(?: number)?|kartennummer|karte"
+        r"|tarjeta|carte|numéro de carte",
+        PrivateKind.CARD_NUMBER,
+    ),
+    _cue(
+        r"security (?:code|number|digits)|cvv2?|cvc|csc|cv2|verification (?:code|number)"
+        r"|(?:three|four|3|4)[- ]digit(?:s| code| number)?|on the back|code on the back"
+        r"|sicherheitscode|prüfziffer|código de seguridad|cryptogramme",
+        PrivateKind.SECURITY_CODE,
+    ),
+    _cue(r"code|pin", PrivateKind.SECURITY_CODE, before=4, after=2),
+    _cue(
+        r"expir\w*|exp(?:iry)?\.? date|valid (?:until|thru|through|till)|good thru"
+        r"|gültig bis|ablaufdatum|vencimiento|caduca\w*",
+        PrivateKind.EXPIRY_DATE,
+    ),
+    _cue(
+        r"social security(?: number)?|social insurance(?: number)?|ssn|social"
+        r"|national insurance(?: number)?|ni number|national id\w*|tax id\w*|taxpayer"
+        r"|passport(?: number)?|driver'?s licen[cs]e(?: number)?|sozialversicherungs\w*"
+        r"|steuer-?id",
+        PrivateKind.NATIONAL_ID,
+    ),
+    _cue(
+        r"bank account(?: number)?|(?:checking|savings|current) account(?: number)?"
+        r"|routing(?: number)?|sort code|iban|swift|bic|aba|kontonummer|bankverbindung"
+        r"|cuenta bancaria|numéro de compte",
+        PrivateKind.BANK_ACCOUNT,
+    ),
+    _cue(
+        r"date of birth|birth ?date|birthday|born|d\.?o\.?b|geburtsdatum|geboren"
+        r"|fecha de nacimiento|date de naissance",
+        PrivateKind.DATE_OF_BIRTH,
+    ),
+    _cue(
+        r"phone(?: number)?|mobile(?: number)?|cell(?: number)?|telephone|landline"
+        r"|call me (?:back )?(?:on|at)|reach me (?:on|at)|callback number|contact number"
+        r"|number to call|text me (?:on|at)",
+        PrivateKind.PHONE,
+    ),
+    # Numbers that are not personal: the summary needs them.
+    _cue(
+        r"order|reference|ref|ticket|case|invoice|tracking|confirmation|booking|policy"
+        r"|membership|member|customer (?:number|id)|account|extension|ext|zip code|zip"
+        r"|postcode|post code|postal code|serial|model|flight|room|version|claim|receipt"
+        r"|transaction|(?:promo|discount|voucher|coupon|gift|tracking|confirmation) code",
+        None,
+        before=6,
+        after=3,
+    ),
+    # The last four of a card may be shown (PCI DSS), and are how agents confirm one.
+    _cue(r"ending(?: in| with)?|ends (?:in|with)|last (?:four|4)(?: digits)?", None, 3, 0),
+    _cue(
+        r"plan|price|costs?|charged?|paid|pay|bill\w*|refund\w*|fee|dollars?|bucks|pounds?"
+        r"|euros?|cents?|pence|percent|per cent|minutes?|hours?|days?|weeks?|months?|years?"
+        r"|gb|mbps|am|pm|o'clock|times|items?|units?|people",
+        None,
+        before=2,
+        after=2,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    """A keyword found in the text: its kind (None = not personal) and token position."""
+
+    kind: PrivateKind | None
+    first: int  # token indices it spans
+    last: int
+    before: int
+    after: int
+    start: int  # characters
+    end: int
+
+
+def _mentions(text: str, tokens: list[_Token]) -> list[_Mention]:
+    """Every cue in the text; where two overlap, the longer one ("bank account" over
+    "account")."""
+    starts = [t.start for t in tokens]
+    found: list[_Mention] = []
+    for cue in _CUES:
+        for match in cue.pattern.finditer(text):
+            first = _token_at(starts, match.start())
+            last = max(first, _token_at(starts, match.end() - 1))
+            found.append(
+                _Mention(cue.kind, first, last, cue.before, cue.after, match.start(), match.end())
+            )
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[_Mention] = []
+    for mention in found:
+        if kept and mention.start < kept[-1].end:
+            continue  # inside a longer (or earlier) one
+        kept.append(mention)
+    return kept
+
+
+def _token_at(starts: list[int], offset: int) -> int:
+    """Index of the token that starts at or before `offset`."""
+    return max(0, bisect.bisect_right(starts, offset) - 1)
+
+
+# --- judging runs -----------------------------------------------------------------------
+_SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
+_CURRENCY = re.compile(r"[$£€¥]\s*$")
+_DIGIT_BOUNDS: dict[PrivateKind, tuple[int, int]] = {
+    PrivateKind.CARD_NUMBER: (3, 40),
+    PrivateKind.SECURITY_CODE: (2, 11),
+    PrivateKind.EXPIRY_DATE: (2, 8),
+    PrivateKind.NATIONAL_ID: (3, 20),
+    PrivateKind.BANK_ACCOUNT: (4, 40),
+    PrivateKind.DATE_OF_BIRTH: (1, 8),
+    PrivateKind.PHONE: (6, 16),
+}
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+_GROUP_GAP_TOKENS = 3  # "4111 1111, and then 1111 1111": still one card
+UNSET = _Unset.UNSET  # no context at all (None is a context: "not personal")
+Context = PrivateKind | None | Literal[_Unset.UNSET]
+
+
+def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
+    """The kind of personal data a run is, given its context (UNSET: none at all)."""
+    count = len(run.digits)
+    if _CURRENCY.search(text[: run.start]) or text[run.end : run.end + 1] == "%":
+        return None
+    if context is None:  # an order, a price, a card's last four
+        return PrivateKind.NATIONAL_ID if _SSN_SHAPE.fullmatch(text[run.start : run.end]) else None
+    if isinstance(context, PrivateKind):
+        if context is PrivateKind.SECURITY_CODE and count >= 12:
+            return PrivateKind.CARD_NUMBER  # the code's keyword, then the card itself
+        low, high = _DIGIT_BOUNDS.get(context, (1, 40))
+        return context if low <= count <= high else _unprompted(run, text)
+    return _unprompted(run, text)
+
+
+def _unprompted(run: Run, text: str) -> PrivateKind | None:
+    count = len(run.digits)
+    if _SSN_SHAPE.fullmatch(text[run.start : run.end]):
+        return PrivateKind.NATIONAL_ID
+    if count >= 13:
+        return PrivateKind.CARD_NUMBER  # what else is read out 13+ digits long
+    if 10 <= count <= 12:
+        return PrivateKind.PHONE
+    return None
+
+
+def _context_of(run: Run, mentions: list[_Mention], all_runs: list[Run]) -> Context:
+    """The nearest mention within its reach; a personal kind wins a tie. UNSET: none.
+    Another number between a keyword and this run, more than a few words from this
+    one, ends the keyword's reach: "ssn 123-45-6789, mail ..., port 8765"."""
+    best: tuple[int, int, PrivateKind | None] | None = None
+    for mention in mentions:
+        if mention.last < run.first:
+            distance = run.first - mention.last
+            reach = mention.before
+            between = (r for r in all_runs if mention.last < r.first and r.last < run.first)
+        elif mention.first > run.last:
+            distance = mention.first - run.last
+            reach = mention.after
+            between = (r for r in all_runs if run.last < r.first and r.last < mention.first)
+        else:
+            continue  # the keyword is inside the run ("three digit")
+        if distance > reach or any(_apart(r, run) > _GROUP_GAP_TOKENS for r in between):
+            continue
+        rank = (distance, 0 if mention.kind is not None else 1, mention.kind)
+        if best is None or rank[:2] < best[:2]:
+            best = rank
+    return UNSET if best is None else best[2]
+
+
+def _apart(one: Run, other: Run) -> int:
+    """Tokens between two runs."""
+    return max(other.first - one.last, one.first - other.last) - 1
+
+
+# --- dates, after their keyword -----------------------------------------------------------
+_DATE_FILLER = frozenset(
+    "is it's its was on in the of my at date until till end it her his their our and by".split()
+)
+
+
+def _date_after(text: str, tokens: list[_Token], mention: _Mention) -> tuple[int, int] | None:
+    """The date that follows an expiry or birth keyword: "is the 3rd of March 1985"."""
+    index = mention.last + 1
+    skipped = 0
+    while index < len(tokens) and tokens[index].word in _DATE_FILLER and skipped < 4:
+        index += 1
+        skipped += 1
+    first = last = None
+    previous_end = tokens[index - 1].end if index > 0 else 0
+    while index < len(tokens):
+        token = tokens[index]
+        is_date = bool(token.digits) or token.word in _MONTHS or token.word in ("of", "the")
+        if not is_date or (
+            first is not None and not _DATE_GAP.fullmatch(text[previous_end : token.start])
+        ):
+            break
+        if token.digits or token.word in _MONTHS:
+            first = index if first is None else first
+            last = index
+        previous_end = token.end
+        index += 1
+    if first is None or last is None:
+        return None
+    return tokens[first].start, tokens[last].end
+
+
+# --- shapes ---------------------------------------------------------------------------------
+_TLD = r"(?:com|net|org|edu|gov|io|co|uk|de|fr|es|it|nl|info|biz|me|us|ca|au)"
+_SHAPES: tuple[tuple[PrivateKind, re.Pattern[str]], ...] = (
+    (PrivateKind.EMAIL, re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    (
+        PrivateKind.EMAIL,
+        re.compile(
+            rf"\b[a-z0-9]+(?:(?: (?:dot|underscore|dash) |[._-])[a-z0-9]+)* at "
+            rf"[a-z0-9-]+(?: dot [a-z]{{2,}})*(?: dot {_TLD})\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        PrivateKind.BANK_ACCOUNT,
+        re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
+    ),
+    (
+        PrivateKind.NATIONAL_ID,
+        re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),  # UK national insurance,
+    ),
+    (
+        PrivateKind.ADDRESS,
+        re.compile(
+            r"\b(?:\d{1,5}[A-Za-z]?|(?:one|two|three|four|five|six|seven|eight|nine|ten"
+            r"|eleven|twelve|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)"
+            r"(?:[ -](?:one|two|three|four|five|six|seven|eight|nine|hundred))*),?"
+            r"(?: [A-Z][\w'-]*){1,3} (?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr"
+            r"|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Close|Crescent|Terrace|Square|Parkway"
+            r"|Highway|Hwy|Row|Gardens|Grove|Hill|Mews|Walk)\b\.?"
+            r"(?:,? (?:Apartment|Apt|Flat|Suite|Unit) \w+)?"
+        ),
+    ),
+)
+
+
+# --- the whole text ---------------------------------------------------------------------------
+def find(text: str, primed: Context = UNSET) -> list[Span]:
+    """Personal data in `text`, in order, not overlapping. `primed` is the context the
+    call's last finals left (`last_context`): it judges a run that has none of its own."""
+    tokens = _tokens(text)
+    mentions = _mentions(text, tokens)
+    spans: list[Span] = []
+    for kind, pattern in _SHAPES:
+        spans.extend(Span(kind, m.start(), m.end()) for m in pattern.finditer(text))
+    for mention in mentions:
+        date_kind = mention.kind
+        if date_kind in (PrivateKind.EXPIRY_DATE, PrivateKind.DATE_OF_BIRTH):
+            extent = _date_after(text, tokens, mention)
+            if extent is not None and date_kind is not None:
+                spans.append(Span(date_kind, *extent))
+    found = runs(text, tokens)
+    for run in found:
+        context = _context_of(run, mentions, found)
+        if context is UNSET:
+            context = primed
+        judged = _judge(run, context, text)
+        if judged is not None:
+            spans.append(Span(judged, run.start, run.end, run.digits))
+    return _merge(spans, text)
+
+
+def _merge(spans: list[Span], text: str) -> list[Span]:
+    """Overlapping spans become one (the first found keeps its kind); spans of one kind
+    with only a run's separators between them, too."""
+    spans.sort(key=lambda s: (s.start, -s.end))
+    merged: list[Span] = []
+    for span in spans:
+        if merged:
+            last = merged[-1]
+            touching = last.kind is span.kind and _RUN_GAP.fullmatch(text[last.end : span.start])
+            if span.start < last.end or touching:
+                end = max(last.end, span.end)
+                merged[-1] = Span(last.kind, last.start, end, last.digits + span.digits)
+                continue
+        merged.append(span)
+    return merged
+
+
+def last_context(text: str) -> Context:
+    """What the last keyword of a final says, for the finals that follow it ("and the
+    security code?" -> SECURITY_CODE); UNSET when it has none."""
+    tokens = _tokens(text)
+    mentions = _mentions(text, tokens)
+    return mentions[-1].kind if mentions else UNSET

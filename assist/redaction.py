@@ -1,0 +1,327 @@
+"""Personal data out of every event before it is numbered, stored or sent.
+
+Each payload a call produces leaves as three *views*, one per audience: what is
+stored (and so replayed to everyone later), what the agent's desktop sees live,
+and what supervisors see live. The policy (`assist/data/privacy.toml`, or
+`[privacy] policy_file`) says which kinds each audience never sees; the store
+must hide whatever any reader hides, because it is replayed to all of them.
+
+Transcripts (partials, finals, translations) are searched (`assist.pii`) with
+the call's context, and each hidden span becomes `[card number]`, listed in
+`redactions` by kind and offsets, never by value. The co-pilot reads only the
+desktop's view, so kinds the desktop does not see never reach a summary, a cue
+or an alert. Kinds the desktop sees but others do not (a date of birth, under
+the built-in policy) may: those values are remembered for the call, in memory
+only, and replaced wherever they turn up in the co-pilot's events.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from assist import pii
+from contract import settings
+from contract.events import (
+    DataPoint,
+    Payload,
+    PrivateKind,
+    Redaction,
+    TranscriptFinal,
+    TranscriptPartial,
+    TranscriptUpdate,
+    Translation,
+    Word,
+)
+
+DEFAULT_POLICY = Path(__file__).parent / "data" / "privacy.toml"
+PRIME_FOR_S = 30.0  # a keyword primes the numbers of the finals within this much audio
+PRIME_FOR_FINALS = 2  # ... and of this many finals that say something else
+
+P = TypeVar("P", bound=Payload)
+T = TypeVar("T")
+
+
+class Audience(enum.StrEnum):
+    STORE = "store"
+    DESKTOP = "desktop"
+    SUPERVISOR = "supervisor"
+
+
+class PolicyError(settings.SettingsError):
+    """A privacy policy that cannot be used: the service does not start without one."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PolicyFile:
+    redact: dict[PrivateKind, tuple[Audience, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Which kinds of personal data each audience never sees."""
+
+    hidden: dict[Audience, frozenset[PrivateKind]]
+    keep_last_four: bool = False  # "[card number ending 1111]"
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, keep_last_four: bool = False) -> Policy:
+        """The built-in policy, with `path`'s lines over it."""
+        redact = dict(settings.load(DEFAULT_POLICY, _PolicyFile, error=PolicyError).redact)
+        if path is not None:
+            redact |= settings.load(path, _PolicyFile, error=PolicyError).redact
+        source = str(path or DEFAULT_POLICY)
+        for kind, audiences in redact.items():
+            leaked = {Audience.DESKTOP, Audience.SUPERVISOR} & set(audiences)
+            if leaked and Audience.STORE not in audiences:
+                raise PolicyError.at(
+                    source,
+                    f"redact.{kind.value}",
+                    f"hidden from {', '.join(sorted(leaked))} but stored: stored events are "
+                    'replayed to every reader, so add "store"',
+                )
+        hidden = {
+            audience: frozenset(k for k, audiences in redact.items() if audience in audiences)
+            for audience in Audience
+        }
+        return cls(hidden, keep_last_four)
+
+    def hides(self, audience: Audience) -> frozenset[PrivateKind]:
+        return self.hidden.get(audience, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Views(Generic[T]):
+    """One payload as each audience gets it."""
+
+    store: T
+    desktop: T
+    supervisor: T
+
+    def __getitem__(self, audience: Audience) -> T:
+        return getattr(self, audience.value)  # type: ignore[no-any-return]
+
+    @classmethod
+    def same(cls, payload: T) -> Views[T]:
+        return cls(payload, payload, payload)
+
+
+def label(span: pii.Span, keep_last_four: bool) -> str:
+    name = span.kind.value.replace("_", " ")
+    if keep_last_four and span.kind is PrivateKind.CARD_NUMBER and len(span.digits) >= 12:
+        return f"[{name} ending {span.digits[-4:]}]"
+    return f"[{name}]"
+
+
+def redact_text(
+    text: str, spans: Iterable[pii.Span], keep_last_four: bool = False
+) -> tuple[str, tuple[Redaction, ...]]:
+    """`text` with each span replaced by its label, and where the labels now stand."""
+    pieces: list[str] = []
+    redactions: list[Redaction] = []
+    position = length = 0
+    for span in spans:
+        before = text[position : span.start]
+        tag = label(span, keep_last_four)
+        pieces += (before, tag)
+        length += len(before)
+        redactions.append(Redaction(span.kind, length, length + len(tag)))
+        length += len(tag)
+        position = span.end
+    pieces.append(text[position:])
+    return "".join(pieces), tuple(redactions)
+
+
+def redact_words(
+    words: tuple[Word, ...], text: str, spans: list[pii.Span], keep_last_four: bool = False
+) -> tuple[Word, ...]:
+    """The words of a final, each span's words made one word that reads its label."""
+    if not spans:
+        return words
+    located = _locate(words, text)
+    out: list[Word] = []
+    index = 0
+    while index < len(words):
+        start, end = located[index]
+        span = next((s for s in spans if start < s.end and s.start < end), None)
+        if span is None:
+            out.append(words[index])
+            index += 1
+            continue
+        last = index
+        while last + 1 < len(words) and located[last + 1][0] < span.end:
+            last += 1
+        first_start, last_end = located[index][0], located[last][1]
+        tag = label(span, keep_last_four)
+        shown = text[first_start : span.start] + tag + text[span.end : last_end]
+        group = words[index : last + 1]
+        probability = min(w.probability for w in group)
+        out.append(Word(shown.strip(), group[0].t_start, group[-1].t_end, probability))
+        index = last + 1
+    return tuple(out)
+
+
+def _locate(words: tuple[Word, ...], text: str) -> list[tuple[int, int]]:
+    """Each word's character range in the final's text (words are its pieces, in order).
+    A word the text does not contain is taken to stand where the search is."""
+    located: list[tuple[int, int]] = []
+    cursor = 0
+    for word in words:
+        found = text.find(word.text.strip(), cursor)
+        start = found if found >= 0 else cursor
+        end = start + len(word.text.strip()) if found >= 0 else len(text)
+        located.append((start, end))
+        cursor = end if found >= 0 else cursor
+    return located
+
+
+class CallRedactor:
+    """One call's redaction: the context its finals leave, and the values it has seen
+    that the desktop may show but the store or the supervisors may not."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._watched = frozenset().union(*policy.hidden.values())
+        self._prime: pii.Context = pii.UNSET
+        self._prime_t = 0.0
+        self._prime_finals = 0
+        self._seen: dict[str, PrivateKind] = {}  # value as written -> kind (not on the desktop)
+        self._scrubbers: dict[Audience, Callable[[str], str] | None] = {}
+
+    # --- transcripts ------------------------------------------------------------------------
+    def transcript(self, update: TranscriptUpdate) -> Views[TranscriptUpdate]:
+        spans = self.spans(update)
+        if not spans:
+            return Views.same(update)
+        return Views(*(self._transcript_view(update, spans, a) for a in Audience))
+
+    def spans(self, update: TranscriptUpdate) -> list[pii.Span]:
+        """The personal data in a transcript update that some audience may not see, judged
+        in the call's context; a final moves that context on."""
+        spans = self._find(update.text, update.t_start)
+        if isinstance(update, TranscriptFinal):
+            self._after_final(update, spans)
+        return spans
+
+    def translation(self, translation: Translation) -> Views[Payload]:
+        spans = self._find(translation.text, None)
+        views = [self._translation_view(translation, spans, a) for a in Audience]
+        return Views(*(self._scrub(v, a) for v, a in zip(views, Audience, strict=True)))
+
+    def desktop_text(self, text: str) -> str:
+        """Text the co-pilot is about to read that no transcript event carried (Whisper's
+        translation of the audio), as the desktop may see it."""
+        spans = self._hidden(self._find(text, None), Audience.DESKTOP)
+        return redact_text(text, spans, self.policy.keep_last_four)[0]
+
+    # --- everything else ------------------------------------------------------------------
+    def derived(self, payload: P) -> Views[P]:
+        """The co-pilot's events (built from the desktop's view) for each audience."""
+        if not self._seen:
+            return Views.same(payload)
+        return Views(
+            self._scrub(payload, Audience.STORE),
+            payload,
+            self._scrub(payload, Audience.SUPERVISOR),
+        )
+
+    # --- inside ---------------------------------------------------------------------------
+    def _find(self, text: str, t: float | None) -> list[pii.Span]:
+        if not self._watched or not text:
+            return []
+        prime = self._prime
+        if t is not None and t - self._prime_t > PRIME_FOR_S:
+            prime = pii.UNSET
+        return [s for s in pii.find(text, prime) if s.kind in self._watched]
+
+    def _after_final(self, final: TranscriptFinal, spans: list[pii.Span]) -> None:
+        """The context this final leaves for the next: its own last keyword, else the
+        old one while it keeps being used (a card read over several finals)."""
+        context = pii.last_context(final.text)
+        if context is not pii.UNSET:
+            self._prime, self._prime_t, self._prime_finals = context, final.t_end, PRIME_FOR_FINALS
+        elif any(s.kind == self._prime for s in spans):
+            self._prime_t, self._prime_finals = final.t_end, PRIME_FOR_FINALS
+        elif len(final.text.split()) > 2:  # "okay" from the other side does not count
+            self._prime_finals -= 1
+            if self._prime_finals <= 0:
+                self._prime = pii.UNSET
+        for span in spans:
+            if span.kind not in self.policy.hides(Audience.DESKTOP):
+                self._remember(final.text[span.start : span.end], span.kind)
+
+    def _remember(self, value: str, kind: PrivateKind) -> None:
+        if value.strip() and value not in self._seen:
+            self._seen[value] = kind
+            self._scrubbers.clear()
+
+    def _hidden(self, spans: list[pii.Span], audience: Audience) -> list[pii.Span]:
+        hidden = self.policy.hides(audience)
+        return [s for s in spans if s.kind in hidden]
+
+    def _transcript_view(
+        self, update: TranscriptUpdate, spans: list[pii.Span], audience: Audience
+    ) -> TranscriptUpdate:
+        mine = self._hidden(spans, audience)
+        if not mine:
+            return update
+        keep_four = self.policy.keep_last_four
+        text, redactions = redact_text(update.text, mine, keep_four)
+        if isinstance(update, TranscriptPartial):
+            return msgspec.structs.replace(update, text=text, redactions=redactions)
+        words = redact_words(update.words, update.text, mine, keep_four)
+        return msgspec.structs.replace(update, text=text, words=words, redactions=redactions)
+
+    def _translation_view(
+        self, translation: Translation, spans: list[pii.Span], audience: Audience
+    ) -> Translation:
+        mine = self._hidden(spans, audience)
+        if not mine:
+            return translation
+        text, redactions = redact_text(translation.text, mine, self.policy.keep_last_four)
+        return msgspec.structs.replace(translation, text=text, redactions=redactions)
+
+    def _scrub(self, payload: P, audience: Audience) -> P:
+        if audience is Audience.DESKTOP or not self._seen:
+            return payload
+        if audience not in self._scrubbers:
+            self._scrubbers[audience] = self._scrubber(audience)
+        scrubber = self._scrubbers[audience]
+        return payload if scrubber is None else _walk(payload, scrubber)
+
+    def _scrubber(self, audience: Audience) -> Callable[[str], str] | None:
+        hidden = self.policy.hides(audience)
+        values = sorted((v for v, k in self._seen.items() if k in hidden), key=len, reverse=True)
+        if not values:
+            return None
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, values)) + r")(?!\w)")
+        kinds = self._seen
+
+        def scrub(text: str) -> str:
+            return pattern.sub(lambda m: f"[{kinds[m.group()].value.replace('_', ' ')}]", text)
+
+        return scrub
+
+
+def _walk(value: Any, scrub: Callable[[str], str]) -> Any:
+    """`value` with `scrub` applied to every string inside it (enums stay as they are)."""
+    if isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, tuple):
+        return tuple(_walk(v, scrub) for v in value)
+    if isinstance(value, dict):
+        return {k: _walk(v, scrub) for k, v in value.items()}
+    if isinstance(value, msgspec.Struct):
+        changes = {name: _walk(getattr(value, name), scrub) for name in value.__struct_fields__}
+        if isinstance(value, DataPoint) and changes["text"] != value.text:
+            changes["value"] = changes["text"]  # "1985-03-03" was read from what is now hidden
+        return msgspec.structs.replace(value, **changes)
+    return value

@@ -1,0 +1,237 @@
+"""Redaction of personal data: what is found in recogniser text, and what each audience gets.
+
+The recall and false-redaction figures over the labelled corpus are
+`python -m bench.privacy`'s; these tests pin the behaviours one by one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assist import pii
+from assist.redaction import (
+    Audience,
+    CallRedactor,
+    Policy,
+    PolicyError,
+    redact_text,
+    redact_words,
+)
+from contract.events import (
+    DataPoint,
+    PrivateKind,
+    Speaker,
+    Summary,
+    TranscriptFinal,
+    TranscriptPartial,
+    Translation,
+    TranslationEngine,
+    Word,
+)
+
+CARD = PrivateKind.CARD_NUMBER
+
+
+def kinds(text: str, primed: pii.Context = pii.UNSET) -> list[tuple[str, str]]:
+    return [(s.kind.value, text[s.start : s.end]) for s in pii.find(text, primed)]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("My card number is 4111 1111 1111 1111.", [("card_number", "4111 1111 1111 1111")]),
+        ("it's 4-1-1-1, 1-1-1-1, 1111, 1111", [("card_number", "4-1-1-1, 1-1-1-1, 1111, 1111")]),
+        # the recogniser heard 22 digits for 16, and there is no keyword at all
+        ("4111111111111111111111", [("card_number", "4111111111111111111111")]),
+        (
+            "card: four five three nine, one four double eight, oh three four three",
+            [("card_number", "four five three nine, one four double eight, oh three four three")],
+        ),
+        ("4111 1111 1111 1111, that's my Visa", [("card_number", "4111 1111 1111 1111")]),
+        ("The security code is 737.", [("security_code", "737")]),
+        ("the three digits on the back are 7 3 7", [("security_code", "7 3 7")]),
+        ("It expires oh four twenty seven.", [("expiry_date", "oh four twenty seven")]),
+        ("valid until April 2027", [("expiry_date", "April 2027")]),
+        ("My social security number is 123-45-6789.", [("national_id", "123-45-6789")]),
+        ("123-45-6789", [("national_id", "123-45-6789")]),
+        ("my NI number is QQ 12 34 56 C", [("national_id", "QQ 12 34 56 C")]),
+        ("routing number 021000021", [("bank_account", "021000021")]),
+        ("IBAN GB29 NWBK 6016 1331 9268 19", [("bank_account", "GB29 NWBK 6016 1331 9268 19")]),
+        ("I was born on the 3rd of March 1985.", [("date_of_birth", "3rd of March 1985")]),
+        ("john dot smith at gmail dot com", [("email", "john dot smith at gmail dot com")]),
+        ("call me on 07700 900123", [("phone", "07700 900123")]),
+        ("I live at 12 Elm Street", [("address", "12 Elm Street")]),
+    ],
+)
+def test_personal_data_is_found_as_recognisers_write_it(text, found):
+    assert kinds(text) == found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 58213 was $89.99 and I paid eighty nine ninety nine on Friday",
+        "the card ending in 1111 was charged twice",  # the last four may be shown
+        "my account number is 4471",  # an account with us, not a bank account
+        "I waited 3 hours on the road",
+        "the plan is 45 dollars a month from March 3rd",
+        "my zip code is 94107",
+        "I've called 3 times in 2 weeks",
+        "ticket number 77319204",
+    ],
+)
+def test_look_alikes_survive(text):
+    assert kinds(text) == []
+
+
+def test_a_keyword_from_the_last_final_judges_a_bare_number():
+    assert kinds("737", primed=PrivateKind.SECURITY_CODE) == [("security_code", "737")]
+    assert kinds("58213", primed=None) == []  # "what's the order number?"
+    assert pii.last_context("And the three digit code on the back?") is PrivateKind.SECURITY_CODE
+    assert pii.last_context("Thanks, that's all.") is pii.UNSET
+
+
+def test_labels_replace_spans_and_redactions_point_at_them():
+    text = "card 4111 1111 1111 1111 and code 737 ok"
+    spans = pii.find(text)
+    redacted, redactions = redact_text(text, spans)
+    assert redacted == "card [card number] and code [security code] ok"
+    assert [redacted[r.start : r.end] for r in redactions] == ["[card number]", "[security code]"]
+    assert [r.kind for r in redactions] == [CARD, PrivateKind.SECURITY_CODE]
+    four, _ = redact_text(text, spans[:1], keep_last_four=True)
+    assert four == "card [card number ending 1111] and code 737 ok"
+
+
+def test_the_words_of_a_span_become_one_word():
+    text = "It's 4111 1111, thanks."
+    words = tuple(
+        Word(w, float(i), float(i) + 0.5, 0.9 - i / 100)
+        for i, w in enumerate(["It's", "4111", "1111,", "thanks."])
+    )
+    redacted = redact_words(words, text, pii.find(text, CARD))
+    assert [w.text for w in redacted] == ["It's", "[card number],", "thanks."]
+    assert (redacted[1].t_start, redacted[1].t_end, redacted[1].probability) == (1.0, 2.5, 0.88)
+
+
+# --- a call's redactor ---------------------------------------------------------------------
+def final(text: str, t: float, speaker: Speaker = Speaker.CUSTOMER) -> TranscriptFinal:
+    words = tuple(Word(w, t, t + 0.3, 0.9) for w in text.split())
+    return TranscriptFinal(f"{speaker.value}-{t}", speaker, text, t, t + 2, "en", words)
+
+
+def test_a_card_read_over_several_finals_is_redacted_in_each():
+    redactor = CallRedactor(Policy.load())
+    texts = ["My card number is 4539 1488", "0343", "6467.", "Expires 04/27."]
+    stored = [redactor.transcript(final(t, 10.0 + i * 3)).store.text for i, t in enumerate(texts)]
+    assert stored == [
+        "My card number is [card number]",
+        "[card number]",
+        "[card number].",
+        "Expires [expiry date].",
+    ]
+
+
+def test_the_agents_question_primes_the_callers_answer_and_partials_too():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("And the security code on the back?", 5.0, Speaker.AGENT))
+    partial = TranscriptPartial(Speaker.CUSTOMER, "It's 73", 8.0, 8.5, "en")
+    assert redactor.transcript(partial).desktop.text == "It's [security code]"
+    answer = redactor.transcript(final("737.", 8.0)).store
+    assert answer.text == "[security code]."
+    assert [w.text for w in answer.words] == ["[security code]."]
+
+
+def test_the_prime_runs_out():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("What's the card number?", 5.0, Speaker.AGENT))
+    later = redactor.transcript(final("I have been waiting 4567 seconds", 60.0)).store
+    assert later.text == "I have been waiting 4567 seconds"
+
+
+def test_each_audience_gets_its_view_and_the_copilot_reads_the_desktops():
+    redactor = CallRedactor(Policy.load())  # built-in: a birth date is shown live to the agent
+    views = redactor.transcript(
+        final("My date of birth is March 3rd 1985 and card 4111 1111 1111 1111", 3.0)
+    )
+    assert (
+        views[Audience.DESKTOP].text == "My date of birth is March 3rd 1985 and card [card number]"
+    )
+    assert views.store.text == "My date of birth is [date of birth] and card [card number]"
+    assert views.supervisor.text == views.store.text
+    # the co-pilot saw the desktop's words: its events are cleaned for the others
+    summary = Summary(
+        intent="verify",
+        data_points=(DataPoint("date", "1985-03-03", "March 3rd 1985", "customer-3.0"),),
+    )
+    scrubbed = redactor.derived(summary)
+    assert scrubbed.desktop is summary
+    point = scrubbed.store.data_points[0]
+    assert (point.text, point.value) == ("[date of birth]", "[date of birth]")
+    assert scrubbed.supervisor.data_points[0].text == "[date of birth]"
+
+
+def test_translations_are_searched_too():
+    redactor = CallRedactor(Policy.load())
+    translation = Translation(
+        "customer-1.0",
+        "de",
+        "en",
+        "My card number is 4111 1111 1111 1111",
+        TranslationEngine.WHISPER,
+    )
+    views = redactor.translation(translation)
+    assert views.desktop.text == "My card number is [card number]"
+    assert views.store.redactions[0].kind is CARD
+    assert redactor.desktop_text("the code is 737") == "the code is [security code]"
+
+
+def test_nothing_is_searched_when_the_policy_shows_everything(tmp_path: Path):
+    policy_file = tmp_path / "privacy.toml"
+    kinds_off = "\n".join(f"{k.value} = []" for k in PrivateKind)
+    policy_file.write_text(f"[redact]\n{kinds_off}\n")
+    redactor = CallRedactor(Policy.load(policy_file))
+    update = final("card 4111 1111 1111 1111", 1.0)
+    assert redactor.transcript(update).store is update
+
+
+# --- the policy file -----------------------------------------------------------------------
+def test_the_built_in_policy_hides_card_data_and_ids_everywhere():
+    policy = Policy.load()
+    for audience in Audience:
+        assert {CARD, PrivateKind.SECURITY_CODE, PrivateKind.NATIONAL_ID} <= policy.hides(audience)
+    assert PrivateKind.DATE_OF_BIRTH not in policy.hides(Audience.DESKTOP)
+    assert PrivateKind.DATE_OF_BIRTH in policy.hides(Audience.STORE)
+
+
+def test_a_policy_file_overrides_kind_by_kind(tmp_path: Path):
+    path = tmp_path / "privacy.toml"
+    path.write_text('[redact]\nemail = ["store", "supervisor"]\n')
+    policy = Policy.load(path)
+    assert PrivateKind.EMAIL in policy.hides(Audience.STORE)
+    assert PrivateKind.EMAIL not in policy.hides(Audience.DESKTOP)
+    assert CARD in policy.hides(Audience.DESKTOP)  # not named: the built-in line
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[redact]\nemail = ["desktop"]\n', "redact.email: hidden from desktop but stored"),
+        ('[redact]\ncard = ["store"]\n', "card"),
+        ('[redact]\nemail = ["everyone"]\n', "everyone"),
+        ("[redact\n", "not valid TOML"),
+        ('[redacted]\nemail = ["store"]\n', "redacted: unknown key"),
+    ],
+)
+def test_a_policy_that_cannot_be_used_is_refused_by_name(tmp_path: Path, body, message):
+    path = tmp_path / "privacy.toml"
+    path.write_text(body)
+    with pytest.raises(PolicyError, match=message) as raised:
+        Policy.load(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_missing_policy_file_is_refused(tmp_path: Path):
+    with pytest.raises(PolicyError, match="cannot read"):
+        Policy.load(tmp_path / "nope.toml")
