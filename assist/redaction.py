@@ -29,6 +29,7 @@ import msgspec
 from assist import pii
 from contract import settings
 from contract.events import (
+    CallStarted,
     DataPoint,
     Payload,
     PrivateKind,
@@ -45,7 +46,8 @@ PRIME_FOR_S = 30.0  # a keyword primes the numbers of the finals within this muc
 PRIME_FOR_FINALS = 2  # ... and of this many finals that say something else
 
 P = TypeVar("P", bound=Payload)
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # a view of a CallEnded is a view of a Payload
+U = TypeVar("U")
 
 
 class Audience(enum.StrEnum):
@@ -107,9 +109,19 @@ class Views(Generic[T]):
     def __getitem__(self, audience: Audience) -> T:
         return getattr(self, audience.value)  # type: ignore[no-any-return]
 
-    @classmethod
-    def same(cls, payload: T) -> Views[T]:
-        return cls(payload, payload, payload)
+    @staticmethod
+    def same(payload: U) -> Views[U]:
+        return Views(payload, payload, payload)
+
+    def map(self, change: Callable[[T], U]) -> Views[U]:
+        """Each view changed alike (views that were one object stay one)."""
+        changed: dict[int, U] = {}
+        for view in (self.store, self.desktop, self.supervisor):
+            if id(view) not in changed:
+                changed[id(view)] = change(view)
+        return Views(
+            changed[id(self.store)], changed[id(self.desktop)], changed[id(self.supervisor)]
+        )
 
 
 def label(span: pii.Span, keep_last_four: bool) -> str:
@@ -219,6 +231,23 @@ class CallRedactor:
         translation of the audio), as the desktop may see it."""
         spans = self._hidden(self._find(text, None), Audience.DESKTOP)
         return redact_text(text, spans, self.policy.keep_last_four)[0]
+
+    def started(self, started: CallStarted) -> Views[CallStarted]:
+        """call.started, its platform metadata searched without context (AudioHook's
+        participant carries the caller's number)."""
+        if not self._watched:
+            return Views.same(started)
+
+        def view(audience: Audience) -> CallStarted:
+            hidden = self.policy.hides(audience)
+
+            def scrub(text: str) -> str:
+                spans = [s for s in pii.find(text) if s.kind in hidden]
+                return redact_text(text, spans, self.policy.keep_last_four)[0] if spans else text
+
+            return msgspec.structs.replace(started, metadata=_walk(started.metadata, scrub))
+
+        return Views(*(view(a) for a in Audience))
 
     # --- everything else ------------------------------------------------------------------
     def derived(self, payload: P) -> Views[P]:

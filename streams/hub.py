@@ -127,20 +127,24 @@ class Hub:
         return not self.store_problem
 
     # --- calls ------------------------------------------------------------------------
-    def start_call(self, call_id: str, started: CallStarted) -> bool:
+    def start_call(self, call_id: str, started: CallStarted | Views[CallStarted]) -> bool:
         """Opens (or reopens) a call record and publishes call.started. True if resumed."""
+        views = started if isinstance(started, Views) else Views.same(started)
         resumed = self.store.call_exists(call_id)
         if resumed:
-            started = msgspec.structs.replace(started, resumed=True)
-        metadata = codec.encode_json(started.metadata)
-        opened = CallOpened(started.protocol.value, self._clock.iso(), metadata)
-        self.publish(call_id, started, opened)
+            views = views.map(lambda s: msgspec.structs.replace(s, resumed=True))
+        stored = views.store
+        metadata = codec.encode_json(stored.metadata)
+        opened = CallOpened(stored.protocol.value, self._clock.iso(), metadata)
+        self.publish(call_id, views, opened)
         return resumed
 
-    def end_call(self, call_id: str, ended: CallEnded) -> None:
+    def end_call(self, call_id: str, ended: CallEnded | Views[CallEnded]) -> None:
         """Publishes call.ended; the record is closed in the same transaction."""
-        closed = CallClosed(self._clock.iso(), ended.reason.value, ended.duration_s)
-        self.publish(call_id, ended, closed)
+        views = ended if isinstance(ended, Views) else Views.same(ended)
+        stored = views.store
+        closed = CallClosed(self._clock.iso(), stored.reason.value, stored.duration_s)
+        self.publish(call_id, views, closed)
 
     def recover_interrupted_calls(self) -> list[str]:
         """Closes the records of calls that were live when the process died."""

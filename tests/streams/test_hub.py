@@ -1,8 +1,10 @@
 import asyncio
 import json
 
+import msgspec
 import pytest
 
+from assist.redaction import Audience, Views
 from contract.events import (
     Alert,
     CallEnded,
@@ -235,3 +237,23 @@ def test_a_store_away_too_long_sheds_partials_first(hub, monkeypatch):
     hub.publish("a", final("z", 9))
     kinds = [json.loads(body)["type"] for _, body in hub.store.events_after("a", 0)]
     assert kinds == ["call.started"] + ["transcript.final"] * 6
+
+
+async def test_each_subscriber_gets_its_audiences_view_under_one_number(hub):
+    hub.start_call("a", started())
+    desktop = hub.subscribe_call("a", since=1)
+    watching = hub.subscribe_call("a", since=1, audience=Audience.SUPERVISOR)
+    feed = hub.subscribe_alerts()
+    live = final("born 3 March 1985", 1)
+    hidden = final("born [date of birth]", 1)
+    hub.publish("a", Views(store=hidden, desktop=live, supervisor=hidden))
+    alert = Alert("r", Severity.HIGH, "why", ("3 March 1985",), (), Summary(None), (), "s")
+    clean = msgspec.structs.replace(alert, evidence=("[date of birth]",))
+    hub.publish("a", Views(store=clean, desktop=alert, supervisor=clean))
+    seen = {name: await drain(hub, s) for name, s in (("desktop", desktop), ("watching", watching))}
+    assert [e["seq"] for e in seen["desktop"]] == [e["seq"] for e in seen["watching"]] == [2, 3]
+    assert seen["desktop"][0]["text"] == live.text
+    assert seen["watching"][0]["text"] == hidden.text
+    assert [json.loads(t)["evidence"] for t in feed.take_live()] == [["[date of birth]"]]
+    stored = [json.loads(text) for _, text in hub.store.events_after("a", 1)]
+    assert stored[0]["text"] == hidden.text and stored[1]["evidence"] == ["[date of birth]"]
