@@ -15,6 +15,11 @@ headers. Sans-I/O: plain values in, decisions out; `streams.server` asks and act
    supervisor for the alert feed and for minting links. A role whose token is unset
    opens nothing. A link token (`mint_link`, signed with `[tokens] link_secret`) opens
    only the events and record of the call it was minted for, until it expires.
+   Erasure (`BEARER_ONLY`) is the supervisor token's alone, and only in an
+   `Authorization: Bearer` header: no link, page, image or address bar can set one, so
+   nothing erases a call by being opened. It is never open, not even on a service with no
+   tokens (403, `erase_closed`: `callassist erase` is there); a token that came another
+   way is 401 (`bearer_only`) and is not even looked at.
 5. Missing credentials are 401 (`no_token`), wrong ones 403 (`wrong_token`), an expired
    link 401 (`expired_link`). AudioHook answers 401 to a missing and a wrong key alike,
    as the protocol's reference does. Twilio cannot send headers: without a token its
@@ -63,6 +68,7 @@ class Resource(StrEnum):
     CALLS = "calls"  # the list of calls
     ALERTS = "alerts"
     LINK = "link"  # minting a link token for one call
+    ERASE = "erase"  # erasing one ended call: events, alerts and record
 
 
 ACCEPTS: dict[Resource, frozenset[Role]] = {
@@ -74,7 +80,25 @@ ACCEPTS: dict[Resource, frozenset[Role]] = {
     Resource.CALLS: frozenset({Role.AGENT, Role.SUPERVISOR}),
     Resource.ALERTS: frozenset({Role.SUPERVISOR}),
     Resource.LINK: frozenset({Role.SUPERVISOR}),
+    Resource.ERASE: frozenset({Role.SUPERVISOR}),
 }
+# Resources whose token must come in an `Authorization: Bearer` header: a ?token= in an
+# address would let a link, a bookmark or an <img> act just by being opened.
+BEARER_ONLY = frozenset({Resource.ERASE})
+
+
+class TokenSource(StrEnum):
+    """Where a request's token came from (see `presented_credential`)."""
+
+    BEARER = "bearer"  # Authorization: Bearer
+    API_KEY = "api_key"  # X-API-KEY
+    QUERY = "query"  # ?token=
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    token: str
+    source: TokenSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +110,8 @@ class Ask:
     token: str | None = None  # as presented (see `presented_token`)
     origin: str | None = None  # the Origin header: present means a browser
     host: str | None = None  # the Host header
+    # Where `token` came from; None (not said) is refused where BEARER_ONLY applies.
+    token_source: TokenSource | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +163,10 @@ class AccessPolicy:
             return Grant(None)
         if ask.origin is not None and not self.origin_allowed(ask.origin, ask.host):
             return Refusal(403, "origin", "this page's origin may not open this")
+        if ask.resource in BEARER_ONLY:
+            refusal = self._bearer_only(ask)
+            if refusal is not None:
+                return refusal
         if self.is_open:
             return Grant(None)
         if ask.token is None:
@@ -163,6 +193,19 @@ class AccessPolicy:
         if key is None:
             return False  # "null", garbage, a path
         return key in self._allowed or _same_origin(key, host)
+
+    def _bearer_only(self, ask: Ask) -> Refusal | None:
+        if self.is_open:
+            return Refusal(
+                403, "erase_closed", "erasure over HTTP needs [tokens]: use `callassist erase`"
+            )
+        if ask.token is None:
+            return Refusal(401, "no_token", "the supervisor token is required, as a bearer")
+        if ask.token_source is not TokenSource.BEARER:
+            return Refusal(
+                401, "bearer_only", "send the token in an Authorization: Bearer header only"
+            )
+        return None
 
     def _judge_token(self, ask: Ask, token: str, now_s: float) -> Grant | Refusal:
         accepted = ACCEPTS[ask.resource]
@@ -236,11 +279,21 @@ def presented_token(
     authorization: str | None, api_key: str | None, query_token: str | None
 ) -> str | None:
     """The token a request presents: a bearer header, else X-API-KEY (Genesys), else ?token=."""
+    credential = presented_credential(authorization, api_key, query_token)
+    return None if credential is None else credential.token
+
+
+def presented_credential(
+    authorization: str | None, api_key: str | None, query_token: str | None
+) -> Credential | None:
+    """The token a request presents and where it came from, in `presented_token`'s order."""
     if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
+        return Credential(authorization[7:].strip(), TokenSource.BEARER)
     if api_key and api_key.strip():
-        return api_key.strip()
-    return query_token
+        return Credential(api_key.strip(), TokenSource.API_KEY)
+    if query_token is None:
+        return None
+    return Credential(query_token, TokenSource.QUERY)
 
 
 # --- Origin -------------------------------------------------------------------------------

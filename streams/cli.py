@@ -1,5 +1,5 @@
 """The `callassist` command: serve, play a recording into a running service, mint a desktop
-link for one call, install models, write the event schema."""
+link for one call, purge or erase stored calls, install models, write the event schema."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from voice.errors import VoiceError
 
 if TYPE_CHECKING:
     from streams.config import Config
+    from streams.store import Store
 
 LOG_LEVEL_VARIABLE = "CALLASSIST_LOG_LEVEL"
 LOG_FORMAT_VARIABLE = "CALLASSIST_LOG_FORMAT"
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             return _schema(args.root, check=args.check)
         if args.command == "link":
             return _link(args, os.environ)
+        if args.command == "purge":
+            return _purge(args, os.environ)
+        if args.command == "erase":
+            return _erase(args, os.environ)
         return _models(args.action)
     except (StreamsError, VoiceError, AssistError, SettingsError) as exc:
         print(f"callassist: {exc}", file=sys.stderr)
@@ -98,6 +103,8 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     link.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid (3600)")
     link.add_argument("--config", type=Path, help="TOML file (default: ./callassist.toml)")
 
+    _add_erasure_commands(commands)
+
     models = commands.add_parser("models", help="offline model files")
     models.add_argument("action", choices=["install", "list"])
 
@@ -120,6 +127,29 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         "--check", action="store_true", help="write nothing; exit 1 if a file is stale or missing"
     )
     return parser
+
+
+def _add_erasure_commands(commands: Any) -> None:
+    """purge and erase: on the data directory's database, also while the service runs."""
+    purge = commands.add_parser(
+        "purge",
+        help="erase every call that ended longer ago than --older-than",
+        description="Erases the events, alerts and record of every call that ended longer "
+        "ago than AGE; live calls are never touched. Prints the counts, never call contents.",
+    )
+    purge.add_argument(
+        "--older-than", metavar="AGE", help="30d, 12h or 90m; default: [retention] days"
+    )
+    erase = commands.add_parser(
+        "erase",
+        help="erase ended calls now: their events, alerts and record",
+        description="Erases each call's events, alerts and record, and reclaims the space, "
+        "so that nothing of it stays on disk. A live call is refused: erase it once it ends.",
+    )
+    erase.add_argument("call_ids", nargs="+", metavar="CALL_ID")
+    for command in (purge, erase):
+        command.add_argument("--config", type=Path, help="TOML file (default: ./callassist.toml)")
+        command.add_argument("--data-dir", help="default: [server] data_dir")
 
 
 def config_from_argv(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -191,6 +221,79 @@ def _link(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(link.expires_at_s))
     print(f"valid until {expires}", file=sys.stderr)
     return 0
+
+
+def _purge(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from streams.retention import DAY_S, age_s, cutoff_before
+    from voice.clock import SystemClock
+
+    config = _erasure_config(args, environ)
+    if args.older_than is not None:
+        older_than_s = age_s(args.older_than)
+    elif config.retention.days > 0:
+        older_than_s = config.retention.days * DAY_S
+    else:
+        raise ConfigError("purge needs --older-than (such as 30d), or [retention] days")
+    cutoff = cutoff_before(SystemClock().iso(), older_than_s)
+    store = _open_store(config)
+    try:
+        purged = store.purge_ended_before(cutoff)
+    finally:
+        store.close()
+    print(
+        f"purged {len(purged.call_ids)} call(s) that ended before {cutoff} "
+        f"({purged.events} events, {purged.feed_rows} alert-feed rows)"
+    )
+    _warn_if_wal_kept(purged.wal_truncated)
+    return 0
+
+
+def _erase(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Erases each call in turn; one that is unknown or live is named, and the exit is 1."""
+    from streams.store import CallIsLive, CallNotFound
+
+    store = _open_store(_erasure_config(args, environ))
+    refused = 0
+    try:
+        for call_id in dict.fromkeys(args.call_ids):
+            try:
+                erased = store.erase_call(call_id)
+            except (CallNotFound, CallIsLive) as exc:
+                print(f"callassist: {exc}", file=sys.stderr)
+                refused += 1
+                continue
+            print(
+                f"erased call {call_id}: {erased.events} events, {erased.feed_rows} alert-feed rows"
+            )
+            _warn_if_wal_kept(erased.wal_truncated)
+    finally:
+        store.close()
+    return 1 if refused else 0
+
+
+def _erasure_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    from streams.config import load_config
+
+    return load_config(args.config, environ, server={"data_dir": args.data_dir})
+
+
+def _open_store(config: Config) -> Store:
+    """The data directory's database; refused rather than created when it is not there."""
+    from streams.store import Store
+
+    path = config.database_path
+    if not path.is_file():
+        raise StreamsError(f"no database at {path}: check --data-dir or [server] data_dir")
+    return Store(path)
+
+
+def _warn_if_wal_kept(truncated: bool) -> None:
+    if not truncated:
+        print(
+            "callassist: readers kept the write-ahead log busy: erased pages may stay in "
+            "calls.sqlite3-wal until a later erasure or purge truncates it",
+            file=sys.stderr,
+        )
 
 
 def _check_log_options(args: argparse.Namespace) -> None:

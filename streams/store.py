@@ -1,6 +1,6 @@
 """Durable call storage in SQLite (WAL): every event is written before it is sent.
 
-Writes happen on the event loop through one connection (`Store`), each a short
+Events are written on the event loop through one connection (`Store`), each a short
 transaction, so sequence order is storage order. Reads that can be long (a
 backlog replay, a two-hour call's record) go through `StoreReader`: its own
 connection per read, on its own small thread pool, in pages, so that no reader
@@ -8,13 +8,26 @@ ever stalls a live call.
 
 WAL with synchronous=NORMAL survives a killed process (the OS keeps what was
 written); set `synchronous_full` to survive power loss too, at some cost.
+
+Erasure (`erase_call`, `purge_ended_before`) leaves nothing of a call on disk: every
+connection that writes has `secure_delete` on (freed cells and pages are zeroed), a new
+database is created with `auto_vacuum = INCREMENTAL` (freed pages go back to the file
+system), and the WAL is checkpointed and truncated afterwards, so its old frames go too.
+It runs on a connection of its own, from a worker thread (`streams.retention`) or a tool,
+never on the event loop; see `_Eraser`. A database made before all this is rewritten
+once at open (`_convert_for_erasure`). Out of reach here: copies below SQLite (file-system
+journals and freed blocks, SSD wear levelling, backups, VACUUM's temporary file): keep
+the data directory on encrypted storage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -22,6 +35,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+
+from streams.errors import StreamsError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -51,11 +66,56 @@ CREATE TABLE IF NOT EXISTS feed (
     seq      INTEGER NOT NULL,
     body     TEXT NOT NULL
 );
+-- Erasure deletes a call's feed rows by call id.
+CREATE INDEX IF NOT EXISTS feed_by_call ON feed (call_id);
+-- Numbers that must never go back when rows are erased: 'feed_seq', the highest feed_seq
+-- ever given, so that an erased call's alerts never lend their feed_seq to a later alert
+-- (a dashboard resuming with ?since= would skip that one).
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 """
 PAGE_EVENTS = 500  # rows per read: bounds a replay's memory and each thread hop
 READ_THREADS = 1  # long reads queue here, never on the threads live calls use
+# The erasing connection waits this long for the write lock; the loop holds it for one
+# event's transaction at a time (well under a millisecond), a tool's purge one call's.
+ERASE_BUSY_TIMEOUT_S = 10.0
+CHECKPOINT_TRIES = 6  # wal_checkpoint(TRUNCATE) attempts while readers keep the WAL busy
+CHECKPOINT_FIRST_PAUSE_S = 0.05  # doubles after each busy attempt: 1.55 s of pauses in all
+VACUUM_STEP_PAGES = 256  # pages one incremental_vacuum transaction frees (1 MiB at 4 KiB)
+AUTO_VACUUM_INCREMENTAL = 2  # PRAGMA auto_vacuum's value for INCREMENTAL
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class CallNotFound(StreamsError):
+    """Erasure: no call with this id is stored."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(f"no call {call_id!r} is stored")
+        self.call_id = call_id
+
+
+class CallIsLive(StreamsError):
+    """Erasure: the call is still live; it can be erased once it has ended."""
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(f"call {call_id!r} is live: erase it once it has ended")
+        self.call_id = call_id
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """What an erasure or a purge removed: ids and counts, never what was said."""
+
+    call_ids: tuple[str, ...]
+    events: int  # event rows deleted
+    feed_rows: int  # alert-feed rows deleted
+    # False: readers kept the WAL busy through every retry, so its file may still hold the
+    # erased pages until a later checkpoint truncates it (`Store.truncate_wal`); logged.
+    wal_truncated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +144,53 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        _prepare_erasure(self._db)  # before anything creates a table: auto_vacuum needs that
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous_full else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
+        _convert_for_erasure(self._db, path)
         self.reader = StoreReader(path)
+        self._eraser = _Eraser(path)
 
     def close(self) -> None:
         self.reader.close()
+        self._eraser.close()
         self._db.close()
+
+    # --- erasure: blocking (waits for the write lock and for readers), so call these
+    # from a worker thread (streams.retention does) or a tool, never on the event loop ---
+    def erase_call(self, call_id: str) -> Erasure:
+        """Deletes the call's events, alert-feed rows and record in one transaction, then
+        reclaims the space and truncates the WAL. Raises CallNotFound or CallIsLive."""
+        events, feed_rows = self._eraser.erase(call_id)
+        truncated = self._eraser.reclaim()
+        return Erasure((call_id,), events, feed_rows, truncated)
+
+    def purge_ended_before(
+        self, cutoff_iso: str, keep_going: Callable[[], bool] = lambda: True
+    ) -> Erasure:
+        """Erases every call that ended before `cutoff_iso` (the events' own ISO 8601 UTC
+        form, e.g. 2026-01-01T00:00:00.000Z), one call per transaction so that live
+        events are written in between; live calls are never touched. Stops early, between
+        calls, once `keep_going()` is False; reclaims the space once, at the end."""
+        purged: list[str] = []
+        events = feed_rows = 0
+        for call_id in self._eraser.ended_before(cutoff_iso):
+            if not keep_going():
+                break
+            try:
+                removed = self._eraser.erase(call_id, ended_before=cutoff_iso)
+            except (CallNotFound, CallIsLive):
+                continue  # resumed or erased since the list was read
+            purged.append(call_id)
+            events, feed_rows = events + removed[0], feed_rows + removed[1]
+        truncated = self._eraser.reclaim()  # also when none: a WAL left behind goes now
+        return Erasure(tuple(purged), events, feed_rows, truncated)
+
+    def truncate_wal(self) -> bool:
+        """Checkpoints the whole WAL into the database and truncates it to nothing; False
+        when readers kept it busy through every retry."""
+        return self._eraser.truncate_wal()
 
     # --- writes -----------------------------------------------------------------------
     def append(
@@ -142,7 +241,11 @@ class Store:
         return int(row[0] or 0)
 
     def last_feed_seq(self) -> int:
-        row = self._db.execute("SELECT MAX(feed_seq) FROM feed").fetchone()
+        """The highest feed_seq ever given, erased rows included (see `counters`)."""
+        row = self._db.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(feed_seq) FROM feed), 0), "
+            "COALESCE((SELECT value FROM counters WHERE name='feed_seq'), 0))"
+        ).fetchone()
         return int(row[0] or 0)
 
     def audio_end_s(self, call_id: str) -> float:
@@ -222,6 +325,167 @@ class StoreReader:
         uri = f"{self._path.resolve().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True)) as db:
             return work(db)
+
+
+class _Eraser:
+    """Erasure's own connection, used by one thread at a time (the lock).
+
+    Why not the loop's connection: SQLite has one writer at a time whichever connection
+    writes, so a delete blocks the loop's next event for as long as its transaction holds
+    the write lock either way; but on a connection of its own, in a thread, the loop waits
+    only if it writes meanwhile, and never for the rest: reading which calls are due, the
+    vacuum's steps, the checkpoint's fsync and its pauses while readers finish. The loop's
+    connection waits for the lock (sqlite3's default busy timeout, 5 s), and so does this
+    one, so a tool in another process works the same way while the service runs. Each
+    transaction is one call, and each vacuum step VACUUM_STEP_PAGES pages, so the write
+    lock is never held for long (see the erase timing in tests/streams/test_retention.py).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=ERASE_BUSY_TIMEOUT_S
+        )
+        _prepare_erasure(self._db)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def ended_before(self, cutoff_iso: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT call_id FROM calls WHERE status='ended' AND ended_at < ? ORDER BY ended_at",
+                (cutoff_iso,),
+            )
+            return [str(call_id) for (call_id,) in rows]
+
+    def erase(self, call_id: str, ended_before: str | None = None) -> tuple[int, int]:
+        """(events, feed rows) deleted with the call's record, in one transaction; the
+        status is read inside it, so a call cannot turn live half-way."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock now: no upgrade deadlock
+            row = self._db.execute(
+                "SELECT status, ended_at FROM calls WHERE call_id=?", (call_id,)
+            ).fetchone()
+            if row is None and not self._has_rows(call_id):
+                raise CallNotFound(call_id)
+            status, ended_at = row or ("ended", None)  # rows without a record: erase them too
+            due = ended_before is None or (ended_at is not None and ended_at < ended_before)
+            if status != "ended" or not due:
+                raise CallIsLive(call_id)
+            self._db.execute(
+                "INSERT INTO counters (name, value) SELECT 'feed_seq', COALESCE(MAX(feed_seq), 0) "
+                "FROM feed WHERE true ON CONFLICT(name) DO UPDATE SET "
+                "value=MAX(value, excluded.value)"
+            )
+            events = self._db.execute("DELETE FROM events WHERE call_id=?", (call_id,)).rowcount
+            feed = self._db.execute("DELETE FROM feed WHERE call_id=?", (call_id,)).rowcount
+            self._db.execute("DELETE FROM calls WHERE call_id=?", (call_id,))
+            return events, feed
+
+    def _has_rows(self, call_id: str) -> bool:
+        return any(
+            self._db.execute(
+                f"SELECT 1 FROM {table} WHERE call_id=? LIMIT 1", (call_id,)
+            ).fetchone()
+            for table in ("events", "feed")
+        )
+
+    def reclaim(self) -> bool:
+        """Gives freed pages back to the file system, then truncates the WAL."""
+        with self._lock:
+            self._vacuum()
+        return self.truncate_wal()
+
+    def _vacuum(self) -> None:
+        """In steps, each its own short write transaction; nothing on a database that could
+        not be converted (its freed pages are zeroed and reused instead)."""
+        if _auto_vacuum(self._db) != AUTO_VACUUM_INCREMENTAL:
+            return
+        free = _freelist_count(self._db)
+        while free:
+            # executescript steps it to the end; execute() would free one page only
+            self._db.executescript(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES});")
+            free, before = _freelist_count(self._db), free
+            if free >= before:
+                return  # nothing moved: never spin
+
+    def truncate_wal(self) -> bool:
+        """wal_checkpoint(TRUNCATE) without a busy handler: waiting for readers inside it
+        would hold the write lock all the while, so each attempt gives up at once and the
+        pause happens with no lock held."""
+        pause_s = CHECKPOINT_FIRST_PAUSE_S
+        with self._lock:
+            self._db.execute("PRAGMA busy_timeout=0")
+            try:
+                for attempt in range(1, CHECKPOINT_TRIES + 1):
+                    if self._checkpoint():
+                        return True
+                    if attempt < CHECKPOINT_TRIES:
+                        log.debug("WAL checkpoint busy (attempt %d): retrying", attempt)
+                        time.sleep(pause_s)
+                        pause_s *= 2
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={int(ERASE_BUSY_TIMEOUT_S * 1000)}")
+        log.warning(
+            "erasure: readers kept the WAL busy through %d checkpoint attempts; "
+            "it still holds erased pages until a later checkpoint truncates it",
+            CHECKPOINT_TRIES,
+        )
+        return False
+
+    def _checkpoint(self) -> bool:
+        try:
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:  # SQLITE_BUSY/LOCKED: another checkpoint or writer
+            return False
+        return int(busy) == 0
+
+
+def _prepare_erasure(db: sqlite3.Connection) -> None:
+    """secure_delete on this connection, and auto_vacuum for a database not created yet
+    (on an existing one it only takes effect after a VACUUM)."""
+    db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    (secure,) = db.execute("PRAGMA secure_delete=ON").fetchone()
+    if int(secure) != 1:
+        raise StreamsError("this SQLite cannot zero deleted content (PRAGMA secure_delete)")
+
+
+def _convert_for_erasure(db: sqlite3.Connection, path: Path) -> None:
+    """A database made before erasure gets a one-off VACUUM at open: space it freed without
+    secure_delete (the default of most SQLite builds) keeps stale copies of text, which
+    only a rewrite of every page removes, and only a VACUUM turns auto_vacuum on. It runs
+    before the service listens, holds the write lock while it runs (2.5 s for 120 MB on
+    a 2-core machine) and needs the file's size again in free space (a temporary file and
+    the WAL). A failure is logged and the service runs on, its erasures then incomplete
+    for text written before."""
+    if _auto_vacuum(db) == AUTO_VACUUM_INCREMENTAL:
+        return
+    size_mb = path.stat().st_size / 1e6
+    log.warning("%s predates erasure: rewriting it once (VACUUM, %.0f MB)", path, size_mb)
+    started_s = time.monotonic()
+    try:
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        log.error(
+            "%s could not be rewritten (%s): erasure may leave fragments of text written "
+            "before; free some space and restart",
+            path,
+            exc,
+        )
+        return
+    log.warning("%s rewritten in %.1f s", path, time.monotonic() - started_s)
+
+
+def _auto_vacuum(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA auto_vacuum").fetchone()[0])
+
+
+def _freelist_count(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA freelist_count").fetchone()[0])
 
 
 # --- queries shared by the writer and the readers ---------------------------------------

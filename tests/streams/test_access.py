@@ -3,10 +3,12 @@
 import pytest
 
 from streams.access import (
+    ACCEPTS,
     MAX_LINK_TTL_S,
     AccessPolicy,
     Ask,
     ConnectionCounts,
+    Credential,
     Grant,
     LinkCheck,
     Refusal,
@@ -17,9 +19,11 @@ from streams.access import (
     desktop_path,
     is_loopback,
     mint_link,
+    presented_credential,
     presented_token,
     security_headers,
 )
+from streams.access import TokenSource as Source
 from streams.config import ServerOptions, TokenOptions
 
 SECRET = "s" * 40
@@ -243,6 +247,55 @@ def test_the_bearer_header_beats_the_api_key_which_beats_the_query():
     assert presented_token("Basic xyz", " b ", "c") == "b"
     assert presented_token(None, None, "c") == "c"
     assert presented_token(None, "  ", None) is None
+
+
+def test_a_credential_says_where_its_token_came_from():
+    assert presented_credential("Bearer a", "b", "c") == Credential("a", Source.BEARER)
+    assert presented_credential("Basic xyz", " b ", "c") == Credential("b", Source.API_KEY)
+    assert presented_credential(None, None, "c") == Credential("c", Source.QUERY)
+    assert presented_credential(None, "  ", None) is None
+
+
+# --- erasure --------------------------------------------------------------------------------
+def erase(
+    token: str | None,
+    source: Source | None = Source.BEARER,
+    *,
+    origin: str | None = None,
+    policy: AccessPolicy = POLICY,
+) -> Grant | Refusal:
+    return policy.decide(Ask(Resource.ERASE, "c1", token, origin, HOST, source), NOW)
+
+
+def test_only_the_supervisor_token_erases():
+    assert erase("sup-tok") == Grant(Role.SUPERVISOR)
+    for other in ("agent-tok", "in-tok", link("c1"), "nonsense", ""):
+        assert refusal(erase(other)) == (403, "wrong_token"), other
+    assert ACCEPTS[Resource.ERASE] == frozenset({Role.SUPERVISOR})
+
+
+def test_the_erase_token_must_come_in_the_bearer_header():
+    """A ?token= address (a link, a bookmark, an <img>) must not erase by being opened, even
+    with the right token; nor does X-API-KEY, nor a request that does not say."""
+    for source in (Source.QUERY, Source.API_KEY, None):
+        assert refusal(erase("sup-tok", source)) == (401, "bearer_only"), source
+    assert refusal(erase(link("c1"), Source.QUERY)) == (401, "bearer_only")
+    assert refusal(erase(None, None)) == (401, "no_token")
+
+
+def test_erasure_is_never_open_not_even_without_tokens():
+    assert refusal(erase(None, None, policy=OPEN)) == (403, "erase_closed")
+    assert refusal(erase("anything", policy=OPEN)) == (403, "erase_closed")
+    assert decide(Resource.CALL, policy=OPEN, call_id="c1") == Grant(None)  # reading still is
+
+
+def test_erasure_from_a_browser_needs_an_allowed_origin_first():
+    assert refusal(erase("sup-tok", origin="https://evil.example")) == (403, "origin")
+    assert erase("sup-tok", origin=OWN) == Grant(Role.SUPERVISOR)
+
+
+def test_every_resource_but_public_names_who_opens_it():
+    assert set(ACCEPTS) == set(Resource) - {Resource.PUBLIC}
 
 
 # --- caps -----------------------------------------------------------------------------------
