@@ -3,6 +3,8 @@
     session = AssistSession(assistant)
     events = session.on_final(final)      # sentiment, intent, summary, suggestions, cues
     events = session.on_time(audio_s)     # time-driven rules (agent silence)
+    session.on_paused(seconds)            # call time that passed paused: nobody's silence
+    cue = session.with_context(cue)       # a cue raised elsewhere, with summary and tail
     session.summary()                     # the record for call.ended
 
 Pure computation, no I/O and no clock: call time comes from the audio, so a
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import msgspec
 import numpy as np
 
 from assist.assistant import Assistant
@@ -163,6 +166,21 @@ class AssistSession:
                 detail = f"({audio_s - agent_end:.0f} s since the agent last spoke)"
                 events += self._raise([Firing(rule, (waiting,), detail)], "")
         return events
+
+    def on_paused(self, seconds: float) -> list[AssistEvent]:
+        """`seconds` of call time passed while the call was paused (for payment): the
+        silence rules do not count them, so a pause never reads as an agent who is silent."""
+        for speaker, end_s in self._last_end_s.items():
+            if end_s >= 0:
+                self._last_end_s[speaker] = end_s + seconds
+        return []
+
+    def with_context(self, cue: HandoverCue) -> HandoverCue:
+        """A cue raised outside the transcript (a pause left too long), with what the next
+        person needs: the current summary and transcript tail."""
+        return msgspec.structs.replace(
+            cue, summary=self._summary.snapshot(), transcript_tail=tuple(self._tail)
+        )
 
     def summary(self) -> Summary:
         return self._summary.snapshot()

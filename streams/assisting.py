@@ -1,6 +1,7 @@
 """Runs one call's `AssistSession` off the event loop and publishes what it says.
 
-Finals and clock ticks go into a queue in call order; one task per call takes
+Finals, clock ticks and the pause's news (call time that passed paused, a cue
+that needs the call's context) go into a queue in call order; one task per call takes
 them one at a time to a worker thread, so the session never sees two inputs at
 once and its events follow the transcript that caused them. A failing step is
 logged and skipped: assist is a co-pilot, never a reason to lose a call.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 from assist.assistant import Assistant
 from assist.session import AssistSession
-from contract.events import AssistEvent, Summary, TranscriptFinal
+from contract.events import AssistEvent, HandoverCue, Summary, TranscriptFinal
 from voice.clock import Clock, SystemClock
 from voice.tasks import TaskSet
 
@@ -29,8 +30,18 @@ log = logging.getLogger(__name__)
 
 TICK_EVERY_S = 1.0  # call-audio seconds between two checks of the time-driven rules
 MAX_QUEUED = 500  # inputs waiting per call: minutes of finals, far past any healthy backlog
-# A final, Whisper's English for a final, or a call-audio time for the clock rules.
-_Input = TranscriptFinal | tuple[TranscriptFinal, str] | float
+
+
+@dataclass(frozen=True, slots=True)
+class _PausedFor:
+    """Call-audio seconds that passed while the call was paused."""
+
+    seconds: float
+
+
+# A final, Whisper's English for a final, a call-audio time for the clock rules, paused
+# call time, or a cue raised outside assist that gets the call's summary and transcript.
+_Input = TranscriptFinal | tuple[TranscriptFinal, str] | float | _PausedFor | HandoverCue
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,14 @@ class CallAssist:
 
     def wants_speech_translation(self, language: str) -> bool:
         return self._session.wants_speech_translation(language)
+
+    def paused(self, seconds: float) -> None:
+        """`seconds` of call audio passed paused: nobody's silence."""
+        self._put(_PausedFor(seconds))
+
+    def with_context(self, cue: HandoverCue) -> None:
+        """Publishes `cue` with the call's current summary and transcript tail."""
+        self._put(cue)
 
     def tick(self, audio_s: float) -> None:
         if audio_s - self._last_tick_s >= TICK_EVERY_S:
@@ -151,10 +170,18 @@ class CallAssist:
             return self._session.on_final(payload)
         if isinstance(payload, tuple):
             return self._session.on_speech_translation(*payload)
+        if isinstance(payload, _PausedFor):
+            return self._session.on_paused(payload.seconds)
+        if isinstance(payload, HandoverCue):
+            return [self._session.with_context(payload)]
         return self._session.on_time(payload)
 
 
 def _kind(payload: _Input) -> str:
     if isinstance(payload, TranscriptFinal):
         return "final"
+    if isinstance(payload, _PausedFor):
+        return "pause"
+    if isinstance(payload, HandoverCue):
+        return "cue"
     return "translation" if isinstance(payload, tuple) else "tick"

@@ -3,7 +3,10 @@
 A `PlatformConnection` reads one websocket with deadlines (a first message, then
 idle), feeds each message to its protocol's sans-I/O parser, and turns the parser's
 events into the call's life: start (authorised, admitted), audio (with backpressure),
-stop. Bad input gets the protocol's own error; none of it reaches another call.
+pause and resume (by the platform), stop. Bad input gets the protocol's own error;
+none of it reaches another call. While its call is paused a platform may send
+nothing at all (mod_audio_fork's pause stops the audio), so no idle deadline applies
+then: the pause's own cue (`max_pause_s`) tells the agent instead.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Protocol
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from contract.events import EndReason
+from contract.events import EndReason, PausedBy
 from contract.events import Protocol as IngestProtocol
 from streams.access import AccessPolicy, Role
 from streams.calls import CallRegistry, CallRejected, CallSession
@@ -27,7 +30,14 @@ from streams.errors import ProtocolError
 from streams.hub import Hub
 from streams.metrics import Metrics
 from streams.protocols.audiohook import AudioHookOptions, AudioHookParser
-from streams.protocols.base import AudioFrames, CallStart, CallStop, ProtocolEvent, Reply
+from streams.protocols.base import (
+    AudioFrames,
+    CallPause,
+    CallStart,
+    CallStop,
+    ProtocolEvent,
+    Reply,
+)
 from streams.protocols.fork import ForkParser
 from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
@@ -128,6 +138,8 @@ class PlatformConnection:
         options = self._service.options
         settled = self._heard and not self._needs_token_in_start
         limit_s = options.idle_timeout_s if settled else options.first_message_timeout_s
+        if self._session is not None and self._session.paused:
+            limit_s = 0  # a paused platform may stay silent
         try:
             async with asyncio.timeout(limit_s or None):
                 message = await self._ws.recv()
@@ -178,11 +190,29 @@ class PlatformConnection:
                     self._service.metrics.audio_gap_seconds.labels(self._protocol).inc(event.gap_s)
                 self._session.feed(event)
                 await self._hold_back(self._session)
+        elif isinstance(event, CallPause):
+            self._on_pause(event)
         elif isinstance(event, Reply):
             await self._ws.send(event.text)
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event)
+
+    def _on_pause(self, event: CallPause) -> None:
+        session = self._session
+        if session is None:
+            return  # no live call (a probe, or after stop): nothing to pause
+        if event.paused:
+            changed = session.pause(PausedBy.PLATFORM, event.reason)
+        else:
+            changed = session.resume(PausedBy.PLATFORM, event.reason)
+        if changed:
+            log.info(
+                "call %s %s by the platform",
+                session.call_id,
+                "paused" if event.paused else "resumed",
+                extra={"call_id": session.call_id, "protocol": self._protocol},
+            )
 
     async def _tell_if_the_store_is_away(self) -> None:
         """Once per outage, a live call's platform hears that its events wait in memory."""

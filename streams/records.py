@@ -16,6 +16,8 @@ from contract import codec
 from contract.events import (
     Alert,
     CallEnded,
+    CallPaused,
+    CallResumed,
     CallStarted,
     HandoverCue,
     IntentDetected,
@@ -90,5 +92,7 @@ class _View:
                 self.alerts.append(raw)
             case CallStarted() | CallEnded() | TranscriptPartial() | Translation():
                 pass
+            case CallPaused() | CallResumed():
+                pass  # in `events`, in order: when the call was not being heard
             case _:
                 assert_never(payload)

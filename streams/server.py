@@ -10,6 +10,9 @@ guards: caps on open websockets in total and per client address, and deadlines f
 ingest sockets (a first message within `first_message_timeout_s`, then no silence longer
 than `idle_timeout_s`). Every refusal is counted in `callassist_connections_refused_total`
 by reason and logged with the client's address, never with a token or a URL query.
+
+A call's event stream also takes the agent's pause and resume for payment from
+anyone allowed to read that call (streams/controls.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -51,6 +54,7 @@ from streams.access import (
 from streams.assisting import AssistRuntime
 from streams.calls import CallRegistry, Voice
 from streams.config import Config
+from streams.controls import CallControls
 from streams.errors import ConfigError
 from streams.hub import Hub, Subscription
 from streams.ingest import (
@@ -137,8 +141,12 @@ class Service:
             config.server.max_calls,
             _assist_runtime(config, assistant, self.metrics),
             config.call.agent_language,
+            config.privacy.max_pause_s,
         )
         self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
+        self.controls = CallControls(
+            self.calls, self.metrics, config.server.max_errors_per_connection
+        )
         self.platforms = Platforms(
             self.calls, self.hub, self.metrics, config.server, self.access, self.count_refusal
         )
@@ -366,9 +374,8 @@ class Service:
             await self._ingest(ws, route)
         elif route.kind == "events":
             assert route.call_id is not None
-            await self._pump(
-                ws, self.hub.subscribe_call(route.call_id, route.since or 0, route.partials)
-            )
+            subscription = self.hub.subscribe_call(route.call_id, route.since or 0, route.partials)
+            await self._pump(ws, subscription, self.controls.read(ws, route.call_id))
         elif route.kind == "alerts":
             await self._pump(ws, self.hub.subscribe_alerts(route.since))
         elif route.kind == "webrtc":
@@ -402,8 +409,14 @@ class Service:
         dropped = self.metrics.webrtc_dropped_seconds.inc
         await serve_peer(ws, self.calls, self.config.webrtc, str(offer), dropped)
 
-    async def _pump(self, ws: ServerConnection, subscription: Subscription) -> None:
-        """Sends a subscription's events until the client leaves or falls too far behind."""
+    async def _pump(
+        self,
+        ws: ServerConnection,
+        subscription: Subscription,
+        reader: Coroutine[object, object, None] | None = None,
+    ) -> None:
+        """Sends a subscription's events until the client leaves or falls too far behind;
+        `reader` (else nothing) reads what the client sends meanwhile."""
 
         async def send_all() -> None:
             async with self._replays:
@@ -420,7 +433,7 @@ class Service:
                     return
 
         sender = asyncio.create_task(send_all())
-        closed = asyncio.create_task(ws.wait_closed())
+        closed = asyncio.create_task(reader or ws.wait_closed())
         try:
             await asyncio.wait({sender, closed}, return_when=asyncio.FIRST_COMPLETED)
         finally:

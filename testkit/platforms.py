@@ -1,13 +1,14 @@
 """Clients for the platforms that `callassist play` does not speak: Genesys AudioHook and
-FreeSWITCH / jambonz audio fork. Written from the published protocols, for the
-end-to-end tests; `streams.client` has the native and Twilio ones."""
+FreeSWITCH / jambonz audio fork, and a pause for payment in our own protocol. Written
+from the published protocols, for the end-to-end tests; `streams.client` has the
+native and Twilio ones."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -40,6 +41,23 @@ def fork_messages(
     for i in range(0, len(recording.samples), step):
         chunk = recording.samples[i : i + step].astype("<i2")
         yield (i + step) / recording.sample_rate_hz, chunk.tobytes()
+
+
+def paused_between(
+    messages: Iterable[tuple[float, str | bytes]],
+    pause_s: float,
+    resume_s: float,
+    reason: str = "payment",
+) -> Iterator[tuple[float, str | bytes]]:
+    """Our own protocol's messages with a pause before the first audio frame that ends
+    after `pause_s` and a resume before the first that ends after `resume_s`, as a
+    platform sends them while a caller reads out a card number. The audio between is
+    still sent: the service must drop it unheard."""
+    marks = [(pause_s, {"type": "pause", "reason": reason}), (resume_s, {"type": "resume"})]
+    for audio_s, message in messages:
+        while marks and isinstance(message, bytes) and audio_s > marks[0][0]:
+            yield audio_s, json.dumps(marks.pop(0)[1])
+        yield audio_s, message
 
 
 class AudioHookReply(msgspec.Struct, frozen=True):

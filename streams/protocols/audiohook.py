@@ -9,7 +9,12 @@ Client messages (JSON text): every one has `version` "2", `id` (the session),
                           `supportedLanguages` too when the open asks for them
     ping      -> pong
     update    -> updated  (a new language)
-    paused / resumed / discarded   audio not sent: the gap moves the call's clock on
+    paused / resumed      the client paused its audio (Genesys pauses a conversation's
+                          AudioHook for a secure flow or when asked): `CallPause`, so
+                          the call shows as paused and nothing is transcribed until
+                          `resumed`. The protocol gives no reason (the reason is "").
+                          `resumed`'s `discarded` is a gap, as below.
+    discarded             audio not sent: the gap moves the call's clock on
                           (`AudioFrames.gap_s`, no silence made), so times stay on
                           the call's own timeline
     close     -> closed   the call ends
@@ -41,6 +46,7 @@ from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
+    CallPause,
     CallStart,
     CallStop,
     ProtocolEvent,
@@ -225,15 +231,18 @@ class AudioHookParser:
         return [reply] if self.probe else [self._start, reply]
 
     def _on_paused(self) -> list[ProtocolEvent]:
-        if self.state is State.ACTIVE:
-            self.state = State.PAUSED
-        return []
+        if self.state is not State.ACTIVE:
+            return []
+        self.state = State.PAUSED
+        return [CallPause(paused=True)] if self._is_call else []
 
     def _on_resumed(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
         if self.state is not State.PAUSED:
             return []
         self.state = State.ACTIVE
-        return self._silence(parameters.get("discarded"))
+        # the gap first: the clock moves over the pause while the call is still paused
+        resumed: list[ProtocolEvent] = [CallPause(paused=False)] if self._is_call else []
+        return [*self._silence(parameters.get("discarded")), *resumed]
 
     def _on_close(self, parameters: dict[str, Any]) -> list[ProtocolEvent]:
         was_open = self._start is not None and self.state is not State.CLOSED and not self.probe
@@ -243,6 +252,11 @@ class AudioHookParser:
         return [*(events if was_open else []), self._reply("closed", {})]
 
     # --- helpers ----------------------------------------------------------------------
+    @property
+    def _is_call(self) -> bool:
+        """Opened, and not a connection probe: its pauses are a call's."""
+        return self._start is not None and not self.probe
+
     def _silence(self, duration: object) -> list[ProtocolEvent]:
         """Audio the client did not send, as a gap: the call's clock moves on by that much
         (no silence is made for it), so later times stay on the conversation's clock."""

@@ -4,7 +4,8 @@ Parsers check types as well as values: any JSON shape or byte string gives a
 `ProtocolError` (the protocol's own error answer), never another exception.
 A gap in the audio (a pause, a discarded stretch, a jump in timestamps) is
 data, `AudioFrames.gap_s`: the call clock moves on by that much and no
-silence is made for it.
+silence is made for it. A platform's pause for payment is `CallPause`: the call
+stops transcribing until the platform (or the agent) resumes it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _CALL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 _LANGUAGE = re.compile(r"^(?:[a-z]{2,3}|auto)$")
 MAX_JSON_DEPTH = 32  # nesting of a message's arrays and objects; deeper is not a real message
 MAX_GAP_S = 86_400.0  # one gap moves a call's clock by at most a day
+MAX_REASON_CHARS = 100  # of a platform's reason for a pause: a few words, never a transcript
 AUTO_LANGUAGE = "auto"
 _shown = reprlib.Repr()
 _shown.maxstring = _shown.maxother = 40
@@ -74,13 +76,27 @@ class CallStop:
 
 
 @dataclass(frozen=True, slots=True)
+class CallPause:
+    """The platform paused (`paused`) or resumed the call's transcription: while paused,
+    its audio is dropped unheard. `reason` is the platform's own words, "" when it gave none."""
+
+    paused: bool
+    reason: str = ""
+
+    @classmethod
+    def said(cls, paused: bool, reason: object) -> CallPause:
+        """A pause or resume with the reason a message gave (absent is "")."""
+        return cls(paused, pause_reason(reason))
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A message the protocol says we must send back (AudioHook's opened, pong, closed)."""
 
     text: str
 
 
-ProtocolEvent = CallStart | AudioFrames | CallStop | Reply
+ProtocolEvent = CallStart | AudioFrames | CallStop | CallPause | Reply
 
 
 def validate_call_id(call_id: object) -> str:
@@ -173,6 +189,19 @@ def whole_number(value: object, name: str, *, strings: bool = False) -> int:
     elif isinstance(value, float) and math.isfinite(value) and value == int(value):
         return int(value)
     raise ProtocolError("bad_format", f"{name} must be a whole number, not {shown(value)}")
+
+
+def pause_reason(value: object) -> str:
+    """A pause's reason as shown to people: one line of printable text, at most
+    MAX_REASON_CHARS (longer is cut); None or absent is ""; anything else is refused."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError("bad_reason", f"reason must be a string, not {shown(value)}")
+    # Looked at only as far as can be kept: a megabyte of reason costs nothing.
+    head = value[: 4 * MAX_REASON_CHARS]
+    text = " ".join("".join(c if c.isprintable() else " " for c in head).split())
+    return text[:MAX_REASON_CHARS]
 
 
 def clamp_gap(seconds: float) -> float:

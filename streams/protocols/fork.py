@@ -11,6 +11,19 @@ The format comes from the metadata when it says (jambonz: `sampleRate`,
 carry), else 8 kHz mono. Stereo is caller (channel 0) and callee (channel 1):
 the caller is the customer unless `direction` is "outbound". The call id is
 `call_id`, `callSid` or `uuid` from the metadata or the query.
+
+Pause for payment. Neither platform defines a pause message (jambonz's own
+`listen` pause, and mod_audio_fork's `uuid_audio_fork <uuid> pause`, only stop
+the audio), but mod_audio_fork sends any text mid-call with
+`uuid_audio_fork <uuid> send_text <json>`, so a dialplan or ESL script says it
+the way our own protocol does:
+
+    uuid_audio_fork <uuid> send_text {"type":"pause","reason":"payment"}
+    uuid_audio_fork <uuid> send_text {"type":"resume"}
+
+(then, if it likes, `uuid_audio_fork <uuid> pause` / `resume` so that no audio
+flows meanwhile). Every other later text frame is ignored as before (jambonz
+sends none; FreeSWITCH scripts send DTMF notes and the like).
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
+    CallPause,
     CallStart,
     ProtocolEvent,
     parse_json_object,
@@ -50,7 +64,7 @@ class ForkParser:
     def feed_text(self, text: str) -> list[ProtocolEvent]:
         message = parse_json_object(text)
         if self._start is not None:
-            return []  # later text frames (jambonz commands, marks) carry no audio
+            return self._later_text(message)
         self._start = self._call_start(message)
         return [self._start]
 
@@ -65,6 +79,13 @@ class ForkParser:
 
     def error_message(self, call_id: str | None, code: str, message: str) -> str:
         return encode_error(call_id, code, message)
+
+    def _later_text(self, message: dict[str, Any]) -> list[ProtocolEvent]:
+        """A text frame after the metadata: a pause or a resume, else nothing of ours."""
+        kind = message.get("type")
+        if kind in ("pause", "resume"):
+            return [CallPause.said(kind == "pause", message.get("reason"))]
+        return []
 
     def _call_start(self, metadata: dict[str, Any]) -> CallStart:
         def setting(*names: str) -> Any:

@@ -4,7 +4,13 @@
  "channels": 2, "speaker": "customer", "language": "en", "agent_language": "en",
  "metadata": {...}}
 <binary audio frames: interleaved when channels = 2 (channel 0 customer, 1 agent)>
+{"type": "pause", "reason": "payment"}   stop transcribing (the reason is optional)
+{"type": "resume"}                       transcribe again
 {"type": "stop"}
+
+While a call is paused its audio may keep coming or stop: either way none of it
+is heard, and the call's clock moves on by what comes. A pause or resume that
+changes nothing (a second pause) is no error and publishes nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
 from streams.protocols.base import (
     AudioFrames,
+    CallPause,
     CallStart,
     CallStop,
     ProtocolEvent,
@@ -46,6 +53,9 @@ class NativeParser:
             self._require_started("stop")
             self._stopped = True
             return [CallStop.said(message.get("reason", "stop"))]
+        if kind in ("pause", "resume"):
+            self._require_started(kind)
+            return [CallPause.said(kind == "pause", message.get("reason"))]
         raise ProtocolError("unknown_message", f"unknown message type {shown(kind)}")
 
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:

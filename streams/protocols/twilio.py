@@ -6,6 +6,11 @@ ms, base64 mu-law 8 kHz payload), `dtmf`, `mark`, `stop`. The call id is
 `customParameters.call_id` when given, else the callSid. A gap in a track's
 timestamps is reported as `AudioFrames.gap_s` (no silence is made for it), so
 both speakers stay on one timeline whatever a timestamp claims.
+
+Media Streams has no pause message (only `stop`), so a Twilio call is paused for
+payment from the agent's desktop ("Pause for payment"), or by stopping the
+`<Stream>` and starting it again with the same `call_id` parameter afterwards
+(the call's record then resumes where it ended).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 // The agent desktop: one call's live transcript and what the co-pilot suggests.
-// Nothing leaves this page without the agent's click (copy, dismiss).
+// Nothing leaves this page without the agent's click (copy, dismiss, pause, resume).
 import { LiveSocket, clock, el, getJson, label, showState, wsUrl } from "/static/live.js";
 
 const MAX_LINES = 400; // on screen; the call record keeps everything
@@ -13,6 +13,9 @@ let startedAt = null;
 let endedAfterS = null;
 let summary = null;
 let trimmed = 0;
+let live = null; // the call's LiveSocket: it also carries the agent's pause and resume
+let callLive = false; // started and not ended: it can be paused
+let paused = null; // the call.paused event while the call is paused
 const partials = new Map(); // speaker -> <li> shown in place until the final replaces it
 const points = []; // sentiment: {speaker, score, t, spike}
 
@@ -46,14 +49,19 @@ function follow(id) {
   // partials=0: the stored backlog without old partials (live ones still come)
   const url = () =>
     wsUrl(`/v1/calls/${encodeURIComponent(id)}/events`, { since: lastSeq, partials: 0 });
-  new LiveSocket(url, {
+  live = new LiveSocket(url, {
     onEvent: (event) => {
+      if (event.type === "error") return showPauseError(event.message); // ours, unnumbered
       if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // never twice
       lastSeq = event.seq;
       handle(event);
     },
     onState: (state) => showState($("conn"), endedAfterS !== null && state === "live" ? "closed" : state),
+    onOpen: showPause,
   });
+  $("pause-controls").hidden = false;
+  $("pause-payment").addEventListener("click", () => askPause({ type: "pause", reason: "payment" }));
+  $("pause-resume").addEventListener("click", () => askPause({ type: "resume" }));
   $("copy-summary").addEventListener("click", copySummary);
   $("handover-dismiss").addEventListener("click", () => { $("handover").hidden = true; });
   setInterval(showDuration, 1000);
@@ -70,6 +78,8 @@ function handle(event) {
     summary: (e) => showSummary(e),
     suggestion: onSuggestion,
     "handover.cue": onHandover,
+    "call.paused": onPaused,
+    "call.resumed": onResumed,
     "call.ended": onEnded,
   };
   const handler = handlers[event.type];
@@ -79,11 +89,16 @@ function handle(event) {
 function onStarted(event) {
   if (startedAt === null || event.resumed) startedAt = Date.parse(event.ts);
   endedAfterS = null;
+  callLive = true;
   showState($("conn"), "live");
+  showPause();
 }
 
 function onEnded(event) {
   endedAfterS = event.duration_s;
+  callLive = false;
+  paused = null; // a call that ends paused just ends
+  showPause();
   partials.forEach((li) => li.remove());
   partials.clear();
   if (event.summary) showSummary(event.summary);
@@ -95,6 +110,55 @@ function showDuration() {
   if (startedAt === null) return;
   const seconds = endedAfterS ?? (Date.now() - startedAt) / 1000;
   $("duration").textContent = clock(seconds);
+}
+
+// --- pause for payment ------------------------------------------------------------------
+// The banner follows the call.paused / call.resumed events, never the click, so a
+// reloaded page (which replays them) shows the same thing.
+function askPause(message) {
+  const socket = live && live.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    showPauseError("Not connected: try again in a moment.");
+    return;
+  }
+  $("pause-error").hidden = true;
+  $(message.type === "pause" ? "pause-payment" : "pause-resume").disabled = true; // until the event
+  socket.send(JSON.stringify(message));
+}
+
+function showPauseError(message) {
+  $("pause-error").textContent = `Pause or resume failed: ${message}`;
+  $("pause-error").hidden = false;
+  showPause();
+}
+
+function onPaused(event) {
+  paused = event;
+  showPause();
+}
+
+function onResumed(event) {
+  const was = paused || event;
+  paused = null;
+  const why = was.reason ? ` for ${was.reason}` : "";
+  $("lines").insertBefore(
+    el("li", { class: "note" }, `Not transcribed: paused${why} by the ${was.by} for ${clock(event.paused_s)}`),
+    [...partials.values()][0] || null);
+  showPause();
+}
+
+function showPause() {
+  const banner = $("paused");
+  banner.hidden = paused === null;
+  if (paused) {
+    const why = paused.reason ? ` for ${paused.reason}` : "";
+    const since = new Date(paused.ts).toLocaleTimeString();
+    banner.textContent = `Paused${why} by the ${paused.by}: nothing is being transcribed (since ${since})`;
+  }
+  $("pause-payment").hidden = paused !== null;
+  $("pause-payment").disabled = !callLive;
+  $("pause-resume").hidden = paused === null;
+  $("pause-resume").disabled = !callLive;
 }
 
 // --- transcript -----------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { LiveSocket, clock, el, getJson, label, showState, wsUrl } from "/static
 const ENDED_KEEP_MS = 60_000; // an ended call stays listed this long; its record stays forever
 const MAX_ALERTS = 200;
 const $ = (id) => document.getElementById(id);
-const calls = new Map(); // call_id -> {startedAt, endedAt, duration, intent, sentiment, alerts, row}
+const calls = new Map(); // call_id -> {startedAt, endedAt, duration, intent, sentiment, alerts, paused}
 const shownAlerts = new Set(); // call_id#seq: an alert is listed once, whatever the path
 let feedSeq = null; // the last feed_seq shown: a reconnect asks the feed for what came after
 
@@ -26,6 +26,8 @@ async function catchUp() {
       const customer = record.sentiment_timeline.filter((s) => s.speaker === "customer");
       if (customer.length) call.sentiment = customer[customer.length - 1];
       for (const event of record.events.filter((e) => e.type === "alert")) addAlert(event);
+      const pauses = record.events.filter((e) => e.type === "call.paused" || e.type === "call.resumed");
+      call.paused = pauses.length > 0 && pauses[pauses.length - 1].type === "call.paused";
     }
   } catch (error) {
     console.warn("catch-up failed", error);
@@ -36,7 +38,7 @@ async function catchUp() {
 function entry(callId, startedAt) {
   if (!calls.has(callId)) {
     calls.set(callId, { startedAt: startedAt || Date.now(), endedAt: null, intent: null,
-                        sentiment: null, alerts: 0, worst: null });
+                        sentiment: null, alerts: 0, worst: null, paused: false });
   }
   return calls.get(callId);
 }
@@ -53,6 +55,11 @@ function handle(event) {
     case "call.ended":
       call.endedAt = Date.now();
       call.duration = event.duration_s;
+      call.paused = false;
+      break;
+    case "call.paused":
+    case "call.resumed":
+      call.paused = event.type === "call.paused"; // not being transcribed meanwhile
       break;
     case "intent":
       call.intent = event.intent;
@@ -124,7 +131,8 @@ function render() {
     const score = call.sentiment ? call.sentiment.score : null;
     rows.push(el("tr", { class: call.endedAt ? "ended" : "live", "data-call": callId },
       el("td", {}, el("a", { href: `/desktop?call=${encodeURIComponent(callId)}` }, callId),
-        call.endedAt ? " (ended)" : ""),
+        call.endedAt ? " (ended)" : "",
+        call.paused ? el("span", { class: "badge paused", title: "not being transcribed" }, "paused") : null),
       el("td", { class: "num" }, clock(seconds || 0)),
       el("td", {}, call.intent ? label(call.intent) : "—"),
       el("td", { class: score === null ? "" : score < -0.3 ? "neg" : score > 0.3 ? "pos" : "" },

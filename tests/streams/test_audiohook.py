@@ -9,7 +9,7 @@ import pytest
 from contract.events import Speaker
 from streams.errors import ProtocolError
 from streams.protocols.audiohook import AudioHookParser, State, parse_duration
-from streams.protocols.base import AudioFrames, CallStart, CallStop, Reply
+from streams.protocols.base import AudioFrames, CallPause, CallStart, CallStop, Reply
 from voice.audio import Encoding
 
 CAPTURE = Path(__file__).parents[2] / "fixtures" / "wire" / "audiohook_session.jsonl"
@@ -209,3 +209,32 @@ def test_malformed_messages_get_the_protocols_disconnect(text, code):
     assert error.value.code == code
     reply = json.loads(parser.error_message(None, error.value.code, error.value.message))
     assert reply["type"] == "disconnect" and reply["parameters"]["reason"] == "error"
+
+
+def test_paused_and_resumed_pause_the_call_and_the_discarded_time_moves_its_clock():
+    parser = AudioHookParser()
+    out = [parser.feed_text(json.dumps(m)) for m in messages()[:4]]
+    assert out[2] == [CallPause(paused=True, reason="")]  # the protocol names no reason
+    gap, resumed = out[3]  # the gap while still paused, then the resume
+    assert isinstance(gap, AudioFrames) and gap.gap_s == 2.5
+    assert resumed == CallPause(paused=False)
+    assert parser.state is State.ACTIVE
+
+
+def test_a_second_paused_and_a_stray_resumed_change_nothing():
+    parser = opened_parser()
+    paused = {**messages()[2], "seq": 2, "serverseq": 1}
+    assert parser.feed_text(json.dumps(paused)) == [CallPause(paused=True)]
+    assert parser.feed_text(json.dumps({**paused, "seq": 3})) == []
+    resumed = {**messages()[3], "seq": 4, "serverseq": 1, "parameters": {}}
+    assert parser.feed_text(json.dumps(resumed)) == [CallPause(paused=False)]
+    assert parser.feed_text(json.dumps({**resumed, "seq": 5})) == []
+
+
+def test_a_probe_pauses_no_call():
+    parser = AudioHookParser()
+    parser.feed_text(open_message(conversationId="00000000-0000-0000-0000-000000000000"))
+    paused = {**messages()[2], "seq": 2, "serverseq": 1}
+    assert parser.feed_text(json.dumps(paused)) == []
+    resumed = {**messages()[3], "seq": 3, "serverseq": 1}
+    assert parser.feed_text(json.dumps(resumed)) == []

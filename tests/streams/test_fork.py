@@ -7,7 +7,7 @@ import pytest
 
 from contract.events import Speaker
 from streams.errors import ProtocolError
-from streams.protocols.base import AudioFrames, CallStart
+from streams.protocols.base import AudioFrames, CallPause, CallStart
 from streams.protocols.fork import ForkParser
 
 # The first frame jambonz `listen` sends (its documented fields).
@@ -89,3 +89,25 @@ def test_malformed_metadata_is_refused_with_a_code(change, code):
     with pytest.raises(ProtocolError) as error:
         ForkParser().feed_text(json.dumps({**JAMBONZ, **change}))
     assert error.value.code == code
+
+
+def test_pause_and_resume_sent_with_send_text_after_the_metadata():
+    parser = ForkParser()
+    parser.feed_text(json.dumps(JAMBONZ))
+    pause = {"type": "pause", "reason": "payment", "callSid": JAMBONZ["callSid"]}
+    assert parser.feed_text(json.dumps(pause)) == [CallPause(paused=True, reason="payment")]
+    assert parser.feed_text('{"type": "resume"}') == [CallPause(paused=False)]
+    assert parser.feed_text('{"type": "dtmf", "digit": "5"}') == []  # other text: ignored
+
+
+def test_a_fork_pause_with_a_reason_of_the_wrong_type_is_refused():
+    parser = ForkParser()
+    parser.feed_text(json.dumps(JAMBONZ))
+    with pytest.raises(ProtocolError) as refused:
+        parser.feed_text('{"type": "pause", "reason": 42}')
+    assert refused.value.code == "bad_reason"
+
+
+def test_a_pause_as_the_first_frame_is_only_metadata():
+    (start,) = ForkParser({"call_id": "fs-1"}).feed_text('{"type": "pause"}')
+    assert isinstance(start, CallStart)

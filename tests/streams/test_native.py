@@ -5,7 +5,7 @@ import pytest
 
 from contract.events import EndReason, Speaker
 from streams.errors import ProtocolError
-from streams.protocols.base import AudioFrames, CallStart, CallStop
+from streams.protocols.base import MAX_REASON_CHARS, AudioFrames, CallPause, CallStart, CallStop
 from streams.protocols.native import NativeParser
 from voice.audio import Encoding
 
@@ -116,3 +116,43 @@ def test_a_stop_reason_that_is_not_a_string_is_a_plain_stop():
     parser = NativeParser()
     parser.feed_text(start())
     assert parser.feed_text('{"type": "stop", "reason": [1, 2]}') == [CallStop(EndReason.STOP)]
+
+
+def test_pause_and_resume_with_the_platforms_reason():
+    parser = NativeParser()
+    parser.feed_text(start())
+    assert parser.feed_text('{"type": "pause", "reason": "payment", "by": "ivr"}') == [
+        CallPause(paused=True, reason="payment")  # unknown fields are ignored
+    ]
+    assert parser.feed_text('{"type": "resume"}') == [CallPause(paused=False, reason="")]
+
+
+def test_a_pause_reason_is_one_short_printable_line():
+    parser = NativeParser()
+    parser.feed_text(start())
+    long = json.dumps({"type": "pause", "reason": "card\n\u0000payment " + "x" * 10_000})
+    [pause] = parser.feed_text(long)
+    assert isinstance(pause, CallPause)
+    assert pause.reason.startswith("card payment x") and len(pause.reason) == MAX_REASON_CHARS
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"type": "pause", "reason": 7}, "bad_reason"),
+        ({"type": "pause", "reason": ["payment"]}, "bad_reason"),
+        ({"type": "resume", "reason": {"why": "done"}}, "bad_reason"),
+    ],
+)
+def test_a_pause_reason_of_the_wrong_type_is_refused(message, code):
+    parser = NativeParser()
+    parser.feed_text(start())
+    with pytest.raises(ProtocolError) as refused:
+        parser.feed_text(json.dumps(message))
+    assert refused.value.code == code
+
+
+def test_a_pause_before_start_is_refused():
+    with pytest.raises(ProtocolError) as refused:
+        NativeParser().feed_text('{"type": "pause"}')
+    assert refused.value.code == "not_started"

@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 from streams.errors import ProtocolError
 from streams.protocols.audiohook import AudioHookParser
-from streams.protocols.base import AudioFrames, CallStart, CallStop, Reply, parse_json_object
+from streams.protocols.base import (
+    AudioFrames,
+    CallPause,
+    CallStart,
+    CallStop,
+    Reply,
+    parse_json_object,
+)
+from streams.protocols.desktop import parse_control
 from streams.protocols.fork import ForkParser
 from streams.protocols.native import NativeParser
 from streams.protocols.twilio import TwilioParser
@@ -23,7 +31,9 @@ scalars = (
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False)
     | st.text(max_size=12)
-    | st.sampled_from(["start", "media", "stop", "open", "8000", "PT5S", "en-US", "stereo"])
+    | st.sampled_from(
+        ["start", "media", "stop", "open", "8000", "PT5S", "en-US", "stereo", "pause", "resume"]
+    )
 )
 values = st.recursive(
     scalars,
@@ -74,7 +84,7 @@ KEYS = [
 messages = st.dictionaries(st.sampled_from(KEYS), values, max_size=8)
 
 Parser = NativeParser | TwilioParser | AudioHookParser | ForkParser
-EVENTS = (CallStart, AudioFrames, CallStop, Reply)
+EVENTS = (CallStart, AudioFrames, CallStop, CallPause, Reply)
 
 
 def native_started() -> NativeParser:
@@ -148,6 +158,17 @@ def test_any_known_message_shape(make, value):
 @given(data=st.binary(max_size=300) | st.text(max_size=300))
 def test_any_bytes_or_text(make, data):
     feeds_cleanly(make(), data)
+
+
+@FAST
+@given(value=values | messages, data=st.binary(max_size=64) | st.text(max_size=2000))
+def test_any_desktop_control(value, data):
+    """What a reader sends on a call's event stream: a pause, a resume, or ProtocolError."""
+    for message in (json.dumps(value), data):
+        try:
+            assert isinstance(parse_control(message), CallPause)
+        except ProtocolError as error:
+            assert error.code and isinstance(error.message, str)
 
 
 @FAST
