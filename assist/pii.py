@@ -95,11 +95,16 @@ _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
-_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)?|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+# Letters and digits together are one token: "SAVE20" and "1Z999AA1" are codes, not numbers.
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W\d_]+)?", re.UNICODE)
+_ORDINAL_DIGITS = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
 # What may stand between two tokens of one run: spaces, commas, hyphens, slashes,
 # brackets, a plus, or a full stop that ends a group ("4111. 1111."), never "89.99".
 _DASHES = "\u2013\u2014"  # en and em dash
 _RUN_GAP = re.compile(rf"[\s,\-{_DASHES}/()+]*(?:\.(?=\s)[\s,\-{_DASHES}/()+]*)?")
+# Between two spans of one kind: separators, or one letter or two the recogniser put in
+# the middle of a number ("2-3-W-3").
+_JUNK_GAP = re.compile(rf"[\s,\-{_DASHES}/()+.]*(?:[A-Za-z]{{1,2}}[\s,\-{_DASHES}/()+.]+)?")
 _DATE_GAP = re.compile(rf"[\s,\-{_DASHES}/.]*")
 
 
@@ -121,6 +126,7 @@ class Run:
     start: int  # character offsets, end exclusive
     end: int
     digits: str
+    groups: tuple[int, ...] = ()  # digits per token: (4, 4, 4, 4) for a card read in groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +161,12 @@ def _unit(word: str) -> str:
 
 def _number(word: str, following: str) -> str:
     """The digits a token stands for ("forty" before "one" is just the 4 of 41)."""
-    if word[:1].isdigit():
-        return word.rstrip("stndrh")
+    if word.isdigit():
+        return word
+    if ordinal := _ORDINAL_DIGITS.fullmatch(word):
+        return ordinal.group(1)
+    if any(c.isdigit() for c in word):
+        return ""  # a code such as SAVE20
     if word in _TENS:
         return _TENS[word] if following in _UNITS and following != "zero" else _TENS[word] + "0"
     return (
@@ -173,10 +183,12 @@ def runs(text: str, tokens: list[_Token] | None = None) -> list[Run]:
     found: list[Run] = []
     first: int | None = None
     for index, token in enumerate([*tokens, None]):
-        joins = token is not None and (token.digits != "" or token.word in _REPEATS)
+        joins = token is not None and (
+            token.digits != "" or token.word in _REPEATS or _is_junk(text, tokens, index)
+        )
         if joins and first is not None and token is not None:
             gap = text[tokens[index - 1].end : token.start]
-            if not _RUN_GAP.fullmatch(gap):
+            if not _RUN_GAP.fullmatch(gap) and not _group_stop(gap, token):
                 found.extend(_run(text, tokens, first, index - 1))
                 first = None
         if joins and first is None:
@@ -187,12 +199,31 @@ def runs(text: str, tokens: list[_Token] | None = None) -> list[Run]:
     return found
 
 
+def _group_stop(gap: str, following: _Token) -> bool:
+    """A full stop between digit groups ("4929.4061.7253") joins them; one before two
+    digits is a decimal point ("89.99") and one before one is a version ("1.5")."""
+    return gap == "." and following.word.isdigit() and len(following.word) >= 3
+
+
+def _is_junk(text: str, tokens: list[_Token], index: int) -> bool:
+    """A capital letter the recogniser put between two digits ("2-3-W-3")."""
+    token = tokens[index]
+    if len(token.word) != 1 or token.word in "ai" or not text[token.start].isupper():
+        return False
+    around = (
+        tokens[index - 1] if index else None,
+        tokens[index + 1] if index + 1 < len(tokens) else None,
+    )
+    return all(t is not None and t.digits for t in around)
+
+
 def _run(text: str, tokens: list[_Token], first: int, last: int) -> Iterator[Run]:
     members = tokens[first : last + 1]
-    if all(t.weak for t in members):
+    if all(t.weak or not t.digits for t in members):
         return
     digits = "".join(t.digits for t in members)
-    yield Run(first, last, tokens[first].start, tokens[last].end, digits)
+    groups = tuple(len(t.digits) for t in members if t.digits)
+    yield Run(first, last, tokens[first].start, tokens[last].end, digits, groups)
 
 
 # --- context ----------------------------------------------------------------------------
@@ -232,8 +263,8 @@ _CUES = (
     _cue(
         r"social security(?: number)?|social insurance(?: number)?|ssn|social"
         r"|national insurance(?: number)?|ni number|national id\w*|tax id\w*|taxpayer"
-        r"|passport(?: number)?|driver'?s licen[cs]e(?: number)?|sozialversicherungs\w*"
-        r"|steuer-?id",
+        r"|sin(?= (?:is|number|no))|passport(?: number)?|driver'?s licen[cs]e(?: number)?"
+        r"|sozialversicherungs\w*|steuer-?id",
         PrivateKind.NATIONAL_ID,
     ),
     _cue(
@@ -261,6 +292,18 @@ _CUES = (
         r"|transaction|(?:promo|discount|voucher|coupon|gift|tracking|confirmation) code",
         None,
         before=6,
+        after=3,
+    ),
+    # Dates and numbers that belong to the company or to a product, not to the caller.
+    _cue(
+        r"(?:promotion|offer|contract|trial|subscription|warranty|plan|deal|discount|voucher"
+        r"|coupon|quote|price|membership|policy)s? (?:\w+ ){0,2}"
+        r"(?:expires?|ends?|runs? out|renews?)(?: on)?"
+        r"|call us(?: back)? (?:on|at)|our (?:number|phone number|helpline|hotline)|helpline"
+        r"|hotline|customer service(?: number)?|imei|device id|meter(?: number)?"
+        r"|social (?:media|worker|services|club)",
+        None,
+        before=12,
         after=3,
     ),
     # The last four of a card may be shown (PCI DSS), and are how agents confirm one.
@@ -318,11 +361,17 @@ def _token_at(starts: list[int], offset: int) -> int:
 # --- judging runs -----------------------------------------------------------------------
 _SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
 _CURRENCY = re.compile(r"[$£€¥]\s*$")
+_DECIMALS = re.compile(r"\d\.$")
+_OURS = re.compile(
+    r"\b(?:our|us at|warehouse|office|store|branch|headquarters)\W+(?:\w+\W+){0,3}$", re.I
+)
+_SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
+_CENTS = re.compile(r"\.\d\d(?!\d)")
 _DIGIT_BOUNDS: dict[PrivateKind, tuple[int, int]] = {
     PrivateKind.CARD_NUMBER: (3, 40),
     PrivateKind.SECURITY_CODE: (2, 11),
     PrivateKind.EXPIRY_DATE: (2, 8),
-    PrivateKind.NATIONAL_ID: (3, 20),
+    PrivateKind.NATIONAL_ID: (2, 20),  # "532, / 70, / 1184." over three finals
     PrivateKind.BANK_ACCOUNT: (4, 40),
     PrivateKind.DATE_OF_BIRTH: (1, 8),
     PrivateKind.PHONE: (6, 16),
@@ -333,15 +382,37 @@ class _Unset(enum.Enum):
     UNSET = "unset"
 
 
+_NUMBER_KINDS = (
+    PrivateKind.CARD_NUMBER,
+    PrivateKind.SECURITY_CODE,
+    PrivateKind.NATIONAL_ID,
+    PrivateKind.BANK_ACCOUNT,
+)
+_INHERIT_TOKENS = 8  # a number this close after a personal one is more of the same
 _GROUP_GAP_TOKENS = 3  # "4111 1111, and then 1111 1111": still one card
 UNSET = _Unset.UNSET  # no context at all (None is a context: "not personal")
 Context = PrivateKind | None | Literal[_Unset.UNSET]
 
 
+def _money_is_noise(count: int, context: Context) -> bool:
+    """Whisper often writes a "$" before numbers read out on a payment call ("It's
+    $4929, 4061, ...", "$737"): a price is never 12 digits long, nor asked for as a code,
+    an expiry date or an id, and a card is read in groups of four."""
+    if context is PrivateKind.CARD_NUMBER:
+        return count >= 4  # a group of the card: "$120 on my card" stays a price
+    return count >= 12 or context not in (PrivateKind.PHONE, None, UNSET)
+
+
 def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
     """The kind of personal data a run is, given its context (UNSET: none at all)."""
     count = len(run.digits)
-    if _CURRENCY.search(text[: run.start]) or text[run.end : run.end + 1] == "%":
+    if _DECIMALS.search(text, 0, run.start):
+        return None  # the cents of "$45.00", the 5 of "1.5"
+    money = _CURRENCY.search(text[: run.start])
+    cents = _CENTS.match(text, run.end)
+    card_group = context is PrivateKind.CARD_NUMBER and count == 4  # "$4929.40", half-heard
+    price = money and ((cents and not card_group) or not _money_is_noise(count, context))
+    if text[run.end : run.end + 1] == "%" or price:
         return None
     if context is None:  # an order, a price, a card's last four
         return PrivateKind.NATIONAL_ID if _SSN_SHAPE.fullmatch(text[run.start : run.end]) else None
@@ -354,9 +425,14 @@ def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
 
 
 def _unprompted(run: Run, text: str) -> PrivateKind | None:
-    count = len(run.digits)
     if _SSN_SHAPE.fullmatch(text[run.start : run.end]):
         return PrivateKind.NATIONAL_ID
+    if run.groups.count(4) >= 2:
+        return PrivateKind.CARD_NUMBER  # read out in fours
+    return _unprompted_count(len(run.digits))
+
+
+def _unprompted_count(count: int) -> PrivateKind | None:
     if count >= 13:
         return PrivateKind.CARD_NUMBER  # what else is read out 13+ digits long
     if 10 <= count <= 12:
@@ -364,11 +440,13 @@ def _unprompted(run: Run, text: str) -> PrivateKind | None:
     return None
 
 
-def _context_of(run: Run, mentions: list[_Mention], all_runs: list[Run]) -> Context:
-    """The nearest mention within its reach; a personal kind wins a tie. UNSET: none.
-    Another number between a keyword and this run, more than a few words from this
-    one, ends the keyword's reach: "ssn 123-45-6789, mail ..., port 8765"."""
-    best: tuple[int, int, PrivateKind | None] | None = None
+def _context_of(run: Run, mentions: list[_Mention], all_runs: list[Run], text: str) -> Context:
+    """The nearest mention within its reach; on a tie the one before the number, then a
+    personal kind. UNSET: none. Another number between a keyword and this run, more
+    than a few words from it, ends the keyword's reach ("ssn 123-45-6789, mail ...,
+    port 8765"); so does the end of a sentence for a keyword after the number
+    ("order 58213. Card number?")."""
+    best: tuple[int, int, int, PrivateKind | None] | None = None
     for mention in mentions:
         if mention.last < run.first:
             distance = run.first - mention.last
@@ -376,16 +454,17 @@ def _context_of(run: Run, mentions: list[_Mention], all_runs: list[Run]) -> Cont
             between = (r for r in all_runs if mention.last < r.first and r.last < run.first)
         elif mention.first > run.last:
             distance = mention.first - run.last
-            reach = mention.after
+            reach = 0 if _SENTENCE_END.search(text, run.end, mention.start) else mention.after
             between = (r for r in all_runs if run.last < r.first and r.last < mention.first)
         else:
             continue  # the keyword is inside the run ("three digit")
         if distance > reach or any(_apart(r, run) > _GROUP_GAP_TOKENS for r in between):
             continue
-        rank = (distance, 0 if mention.kind is not None else 1, mention.kind)
-        if best is None or rank[:2] < best[:2]:
+        after = 1 if mention.first > run.last else 0
+        rank = (distance, after, 0 if mention.kind is not None else 1, mention.kind)
+        if best is None or rank[:3] < best[:3]:
             best = rank
-    return UNSET if best is None else best[2]
+    return UNSET if best is None else best[3]
 
 
 def _apart(one: Run, other: Run) -> int:
@@ -461,14 +540,27 @@ _SHAPES: tuple[tuple[PrivateKind, re.Pattern[str]], ...] = (
 
 
 # --- the whole text ---------------------------------------------------------------------------
-def find(text: str, primed: Context = UNSET) -> list[Span]:
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """The number a speaker's previous final ended on, which this final may go on with."""
+
+    kind: PrivateKind | None  # what it was judged to be
+    digits: int
+
+
+def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[Span]:
     """Personal data in `text`, in order, not overlapping. `primed` is the context the
-    call's last finals left (`last_context`): it judges a run that has none of its own."""
+    call's last finals left (`last_context`): it judges a run that has none of its own.
+    `lead`: the same speaker's last final ended on a number; a number that opens this
+    one continues it ("It's 4024 00" / "71 8834 55" / "12.")."""
     tokens = _tokens(text)
     mentions = _mentions(text, tokens)
     spans: list[Span] = []
     for kind, pattern in _SHAPES:
-        spans.extend(Span(kind, m.start(), m.end()) for m in pattern.finditer(text))
+        for match in pattern.finditer(text):
+            if kind is PrivateKind.ADDRESS and _OURS.search(text, 0, match.start()):
+                continue  # "return it to our warehouse at 1 Commerce Way"
+            spans.append(Span(kind, match.start(), match.end()))
     for mention in mentions:
         date_kind = mention.kind
         if date_kind in (PrivateKind.EXPIRY_DATE, PrivateKind.DATE_OF_BIRTH):
@@ -476,14 +568,66 @@ def find(text: str, primed: Context = UNSET) -> list[Span]:
             if extent is not None and date_kind is not None:
                 spans.append(Span(date_kind, *extent))
     found = runs(text, tokens)
+    previous: tuple[Run, PrivateKind] | None = None
     for run in found:
-        context = _context_of(run, mentions, found)
+        context = _context_of(run, mentions, found, text)
         if context is UNSET:
-            context = primed
+            context = _inherited(run, previous, lead, primed)
         judged = _judge(run, context, text)
-        if judged is not None:
-            spans.append(Span(judged, run.start, run.end, run.digits))
+        if judged is None and lead is not None and run.first <= 1:
+            judged = _unprompted_count(len(run.digits) + lead.digits)
+        if judged is None:
+            continue
+        start, end = run.start, run.end
+        if judged in (PrivateKind.EXPIRY_DATE, PrivateKind.DATE_OF_BIRTH):
+            start, end = _widen_date(tokens, run)
+        elif judged in (PrivateKind.NATIONAL_ID, PrivateKind.BANK_ACCOUNT):
+            start, end = _widen_letters(text, tokens, run)
+        spans.append(Span(judged, start, end, run.digits))
+        previous = (run, judged)
     return _merge(spans, text)
+
+
+def _inherited(
+    run: Run, previous: tuple[Run, PrivateKind] | None, lead: Lead | None, primed: Context
+) -> Context:
+    """A number with no keyword near it takes the kind of the one just before it in this
+    final ("..., sorry, the third group is 3309"), or of the number the last final ended
+    on when it opens this one, else the call's context."""
+    near = previous is not None and _apart(previous[0], run) <= _INHERIT_TOKENS
+    if previous is not None and near and previous[1] in _NUMBER_KINDS:
+        return previous[1]
+    if lead is not None and lead.kind is not None and run.first <= 1:
+        return lead.kind
+    return primed
+
+
+def _widen_letters(text: str, tokens: list[_Token], run: Run) -> tuple[int, int]:
+    """An id's letters around its digits ("JG-103-7590", "...56 C")."""
+    start, end = run.start, run.end
+    before = tokens[run.first - 1] if run.first > 0 else None
+    after = tokens[run.last + 1] if run.last + 1 < len(tokens) else None
+    if before and len(before.word) <= 2 and text[before.start : before.end].isupper():
+        start = before.start if _RUN_GAP.fullmatch(text[before.end : run.start]) else start
+    if after and len(after.word) == 1 and text[after.start : after.end].isupper():
+        end = after.end if _RUN_GAP.fullmatch(text[run.end : after.start]) else end
+    return start, end
+
+
+def _widen_date(tokens: list[_Token], run: Run) -> tuple[int, int]:
+    """A date's numbers and the month names and "of"s around them ("July 3rd, 1992")."""
+    first, last = run.first, run.last
+    while first > 0 and tokens[first - 1].word in (*_MONTHS, "of", "the"):
+        first -= 1
+    while last + 1 < len(tokens) and (
+        tokens[last + 1].word in _MONTHS or tokens[last + 1].word == "of" or tokens[last + 1].digits
+    ):
+        last += 1
+    while tokens[first].word == "of":  # "the" may lead a date: "the 22nd of November"
+        first += 1
+    while tokens[last].word == "of":
+        last -= 1
+    return tokens[first].start, tokens[last].end
 
 
 def _merge(spans: list[Span], text: str) -> list[Span]:
@@ -494,13 +638,24 @@ def _merge(spans: list[Span], text: str) -> list[Span]:
     for span in spans:
         if merged:
             last = merged[-1]
-            touching = last.kind is span.kind and _RUN_GAP.fullmatch(text[last.end : span.start])
+            touching = last.kind is span.kind and _JUNK_GAP.fullmatch(text[last.end : span.start])
             if span.start < last.end or touching:
                 end = max(last.end, span.end)
                 merged[-1] = Span(last.kind, last.start, end, last.digits + span.digits)
                 continue
         merged.append(span)
     return merged
+
+
+def trailing(text: str, spans: list[Span]) -> Lead | None:
+    """The number `text` ends on (only punctuation after it), as a `Lead` for the next
+    final of the same speaker; None when it ends on words."""
+    found = runs(text)
+    if not found or text[found[-1].end :].strip(" .,;!?-"):
+        return None
+    last = found[-1]
+    kind = next((s.kind for s in spans if s.start < last.end and last.start < s.end), None)
+    return Lead(kind, len(last.digits))
 
 
 def last_context(text: str) -> Context:

@@ -34,6 +34,7 @@ from contract.events import (
     Payload,
     PrivateKind,
     Redaction,
+    Speaker,
     TranscriptFinal,
     TranscriptPartial,
     TranscriptUpdate,
@@ -45,6 +46,8 @@ DEFAULT_POLICY = Path(__file__).parent / "data" / "privacy.toml"
 PRIME_FOR_S = 30.0  # a keyword primes the numbers of the finals within this much audio
 PRIME_FOR_FINALS = 2  # ... and of this many finals that say something else
 
+# A number inside a remembered value that is worth hiding on its own (two characters up).
+_NUMBER_PIECE = re.compile(r"\b\w*\d\w*(?:[-/.]\w*\d\w*)*\b")
 P = TypeVar("P", bound=Payload)
 T = TypeVar("T", covariant=True)  # a view of a CallEnded is a view of a Payload
 U = TypeVar("U")
@@ -203,6 +206,7 @@ class CallRedactor:
         self._prime: pii.Context = pii.UNSET
         self._prime_t = 0.0
         self._prime_finals = 0
+        self._leads: dict[Speaker, pii.Lead] = {}  # a number a speaker's last final ended on
         self._seen: dict[str, PrivateKind] = {}  # value as written -> kind (not on the desktop)
         self._scrubbers: dict[Audience, Callable[[str], str] | None] = {}
 
@@ -216,12 +220,16 @@ class CallRedactor:
     def spans(self, update: TranscriptUpdate) -> list[pii.Span]:
         """The personal data in a transcript update that some audience may not see, judged
         in the call's context; a final moves that context on."""
-        spans = self._find(update.text, update.t_start)
+        lead = self._leads.get(update.speaker)
+        spans = self._find(update.text, update.t_start, lead)
         if isinstance(update, TranscriptFinal):
             self._after_final(update, spans)
+            self._leads.pop(update.speaker, None)
+            if (ending := pii.trailing(update.text, spans)) is not None:
+                self._leads[update.speaker] = ending
         return spans
 
-    def translation(self, translation: Translation) -> Views[Payload]:
+    def translation(self, translation: Translation) -> Views[Translation]:
         spans = self._find(translation.text, None)
         views = [self._translation_view(translation, spans, a) for a in Audience]
         return Views(*(self._scrub(v, a) for v, a in zip(views, Audience, strict=True)))
@@ -261,13 +269,13 @@ class CallRedactor:
         )
 
     # --- inside ---------------------------------------------------------------------------
-    def _find(self, text: str, t: float | None) -> list[pii.Span]:
+    def _find(self, text: str, t: float | None, lead: pii.Lead | None = None) -> list[pii.Span]:
         if not self._watched or not text:
             return []
         prime = self._prime
         if t is not None and t - self._prime_t > PRIME_FOR_S:
             prime = pii.UNSET
-        return [s for s in pii.find(text, prime) if s.kind in self._watched]
+        return [s for s in pii.find(text, prime, lead) if s.kind in self._watched]
 
     def _after_final(self, final: TranscriptFinal, spans: list[pii.Span]) -> None:
         """The context this final leaves for the next: its own last keyword, else the
@@ -275,6 +283,7 @@ class CallRedactor:
         context = pii.last_context(final.text)
         if context is not pii.UNSET:
             self._prime, self._prime_t, self._prime_finals = context, final.t_end, PRIME_FOR_FINALS
+            self._leads.clear()  # a new question: what anyone said before is not continued
         elif any(s.kind == self._prime for s in spans):
             self._prime_t, self._prime_finals = final.t_end, PRIME_FOR_FINALS
         elif len(final.text.split()) > 2:  # "okay" from the other side does not count
@@ -286,9 +295,14 @@ class CallRedactor:
                 self._remember(final.text[span.start : span.end], span.kind)
 
     def _remember(self, value: str, kind: PrivateKind) -> None:
-        if value.strip() and value not in self._seen:
-            self._seen[value] = kind
-            self._scrubbers.clear()
+        """The value, and each of its numbers on their own: the co-pilot may quote them
+        apart ("March 3rd" and "1985" as two data points)."""
+        numbers = (m.group() for m in _NUMBER_PIECE.finditer(value))
+        pieces = [value, *(n for n in numbers if len(n) >= 2)]  # never a lone "3"
+        for piece in pieces:
+            if piece.strip() and piece not in self._seen:
+                self._seen[piece] = kind
+                self._scrubbers.clear()
 
     def _hidden(self, spans: list[pii.Span], audience: Audience) -> list[pii.Span]:
         hidden = self.policy.hides(audience)

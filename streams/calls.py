@@ -9,15 +9,24 @@ A paused call (`pause`, streams/pausing.py) hears nothing: each speaker's open
 utterance is cut at the pause and decoded from the audio before it, and until
 `resume` its frames count only as call time, given to the speakers as one gap when
 the pause ends. A call that ends paused just ends (call.ended, no call.resumed).
+
+Everything a call publishes passes `CallSession._publish`, where the call's
+`CallRedactor` (assist/redaction.py) makes the store's, the desktop's and the
+supervisors' views before the hub numbers, stores or sends anything; the co-pilot
+reads the desktop's. A call whose platform said `record=false` keeps its live assist
+and is erased once it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
+from assist.redaction import CallRedactor, Policy, Views
 from contract.events import (
     CallEnded,
     CallStarted,
@@ -27,6 +36,8 @@ from contract.events import (
     Protocol,
     Speaker,
     TranscriptFinal,
+    TranscriptPartial,
+    Translation,
 )
 from streams.assisting import AssistRuntime
 from streams.hub import Hub
@@ -50,6 +61,20 @@ class CallRejected(Exception):
         self.code = code
 
 
+_NO = frozenset({"false", "no", "0", "off"})
+
+
+def wants_record(metadata: Mapping[str, Any]) -> bool:
+    """False when the platform's parameters say `record=false` (our protocol's and the
+    fork's metadata, Twilio's customParameters, AudioHook's customConfig)."""
+    places = [metadata, metadata.get("custom_parameters"), metadata.get("custom_config")]
+    for place in places:
+        if isinstance(place, Mapping) and "record" in place:
+            value = place["record"]
+            return not (value is False or str(value).strip().lower() in _NO)
+    return True
+
+
 class CallSession:
     def __init__(
         self,
@@ -61,8 +86,11 @@ class CallSession:
         assist: AssistRuntime | None = None,
         agent_language: str = "en",
         max_pause_s: float = DEFAULT_MAX_PAUSE_S,
+        privacy: Policy | None = None,
     ) -> None:
         self.call_id = start.call_id
+        self.recorded = wants_record(start.metadata)
+        self._redactor = CallRedactor(privacy or Policy.load())
         self._start = start
         self._hub = hub
         self._voice = voice
@@ -74,15 +102,14 @@ class CallSession:
         self._t0_s = hub.store.audio_end_s(start.call_id)  # > 0 when a call id resumes
         self._closed = False
         self._pause = PauseState(voice.clock, max_pause_s, self._overdue)
-        hub.start_call(
-            start.call_id,
-            CallStarted(
-                protocol=protocol,
-                languages=tuple(dict.fromkeys((self._language, self._agent_language))),
-                speakers=start.channel_speakers,
-                metadata=dict(start.metadata),
-            ),
+        started = CallStarted(
+            protocol=protocol,
+            languages=tuple(dict.fromkeys((self._language, self._agent_language))),
+            speakers=start.channel_speakers,
+            recorded=self.recorded,
+            metadata=dict(start.metadata),
         )
+        hub.start_call(start.call_id, self._redactor.started(started))
         self._assist = (
             assist.open(self.call_id, self._publish, start.agent_language) if assist else None
         )
@@ -167,14 +194,27 @@ class CallSession:
                 self._voice.final_timeout_s,
             )
         summary = await self._assist.close() if self._assist is not None else None
-        self._hub.end_call(
-            self.call_id, CallEnded(round(self.audio_s, 3), stop.reason, summary, stop.detail)
-        )
+        ended = CallEnded(round(self.audio_s, 3), stop.reason, summary, stop.detail)
+        self._hub.end_call(self.call_id, self._redactor.derived(ended))
 
     def _publish(self, payload: Payload) -> None:
-        self._hub.publish(self.call_id, payload)
-        if self._assist is not None and isinstance(payload, TranscriptFinal):
-            self._assist.final(payload)
+        """Every event of the call passes here: redacted for each audience, then
+        numbered, stored and sent; the co-pilot reads what the desktop may see."""
+        views: Views[Payload]
+        if isinstance(payload, TranscriptPartial | TranscriptFinal):
+            views = self._redactor.transcript(payload)
+        elif isinstance(payload, Translation):
+            views = self._redactor.translation(payload)
+        else:
+            views = self._redactor.derived(payload)
+        self._hub.publish(self.call_id, views)
+        if self._assist is not None and isinstance(views.desktop, TranscriptFinal):
+            self._assist.final(views.desktop)
+
+    def _speech_translation(self, final: TranscriptFinal, text: str) -> None:
+        """Whisper's English for a final reaches the co-pilot as the desktop may see it."""
+        if self._assist is not None:
+            self._assist.speech_translation(final, self._redactor.desktop_text(text))
 
     def _cut(self) -> None:
         """Each speaker's utterance ends with the audio before the pause. The resamplers
@@ -221,9 +261,7 @@ class CallSession:
                 t0_s=self._t0_s,
             )
             translation = (
-                SpeechTranslation(
-                    self._assist.wants_speech_translation, self._assist.speech_translation
-                )
+                SpeechTranslation(self._assist.wants_speech_translation, self._speech_translation)
                 if self._assist is not None
                 else None
             )
@@ -243,9 +281,15 @@ class CallRegistry:
         assist: AssistRuntime | None = None,
         agent_language: str = "en",
         max_pause_s: float = DEFAULT_MAX_PAUSE_S,
+        privacy: Policy | None = None,
+        erase: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        """`erase` removes an ended call's record: what a call the platform did not want
+        recorded (`record=false`) gets once it ends."""
         self._hub = hub
         self._max_pause_s = max_pause_s
+        self._privacy = privacy or Policy.load()
+        self._erase = erase
         self._agent_language = agent_language
         self._voice = voice
         self._assist = assist
@@ -276,6 +320,7 @@ class CallRegistry:
             self._assist,
             self._agent_language,
             self._max_pause_s,
+            self._privacy,
         )
         self._live[start.call_id] = session
         return session
@@ -287,6 +332,8 @@ class CallRegistry:
             await session.close(stop)
         finally:
             self._live.pop(session.call_id, None)
+        if not session.recorded and self._erase is not None:
+            await self._erase_unrecorded(session.call_id)
         log.info(
             "call %s ended (%s) after %.1f s",
             session.call_id,
@@ -298,6 +345,15 @@ class CallRegistry:
                 "duration_s": round(session.audio_s, 3),
             },
         )
+
+    async def _erase_unrecorded(self, call_id: str) -> None:
+        assert self._erase is not None
+        try:
+            await self._erase(call_id)
+        except Exception:  # the record stays; retention or `callassist erase` can remove it
+            log.exception("call %s: could not erase the unrecorded call", call_id)
+        else:
+            log.info("call %s erased: the platform asked for no record", call_id)
 
     async def close_all(self, stop: CallStop) -> None:
         await asyncio.gather(*(self.close(s, stop) for s in list(self._live.values())))

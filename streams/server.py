@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -35,6 +36,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from assist.assistant import Assistant
+from assist.redaction import Audience, Policy, PolicyError
 from contract.codec import encode_json
 from contract.events import EndReason
 from streams.access import (
@@ -45,10 +47,11 @@ from streams.access import (
     Grant,
     Refusal,
     Resource,
+    Role,
     deployment_problem,
     desktop_path,
     is_loopback,
-    presented_token,
+    presented_credential,
     security_headers,
 )
 from streams.assisting import AssistRuntime
@@ -71,7 +74,8 @@ from streams.protocols.base import CallStop
 from streams.protocols.fork import SUBPROTOCOLS
 from streams.protocols.signature import verify_request
 from streams.records import read_record
-from streams.store import Store, read_calls
+from streams.retention import Retention
+from streams.store import CallIsLive, CallNotFound, Store, read_calls
 from streams.web import WebFiles
 from streams.webrtc import serve_peer
 from voice.decoding import Decoder
@@ -83,6 +87,7 @@ log = logging.getLogger(__name__)
 _EVENTS_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})/events$")
 _CALL_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})$")
 _LINK_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})/link$")
+_ERASE_PATH = re.compile(rf"^/v1/calls/(?P<call_id>{CALL_ID.pattern})/erase$")
 _DEFAULT_LINK_TTL_S = 3600
 _WEBSOCKET_KINDS = frozenset({"ingest", "webrtc", "events", "alerts"})
 _INGEST_RESOURCES = {"/v1/twilio": Resource.TWILIO, "/v1/audiohook": Resource.AUDIOHOOK}
@@ -95,7 +100,7 @@ _SIGNATURE_REFUSAL_DELAY_S = 0.5  # as Genesys' reference: no timing hints to gu
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    kind: str  # "ingest", "webrtc", "events", "alerts", "http", "page", "link"
+    kind: str  # "ingest", "webrtc", "events", "alerts", "http", "page", "link", "erase"
     path: str
     resource: Resource = Resource.PUBLIC  # what access is asked about
     call_id: str | None = None
@@ -120,7 +125,9 @@ class Service:
             config.server.max_connections, config.server.max_connections_per_client
         )
         self._clock = clock  # wall time, for link tokens
+        self.privacy = load_privacy_policy(config)  # before anything opens: no silent default
         self.store = Store(config.database_path)
+        self.retention = Retention(self.store, config.retention)
         self.hub = Hub(self.store)
         self.engine = engine or LanguageRouter(config.asr)
         self.scheduler = DecodeScheduler(self.engine, config.scheduler)
@@ -142,6 +149,8 @@ class Service:
             _assist_runtime(config, assistant, self.metrics),
             config.call.agent_language,
             config.privacy.max_pause_s,
+            self.privacy,
+            erase=self.retention.erase,
         )
         self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
         self.controls = CallControls(
@@ -169,6 +178,7 @@ class Service:
             compression=None,  # audio does not compress; save the CPU
             select_subprotocol=_select_subprotocol,
         )
+        self.retention.start()
         port = int(next(iter(self._server.sockets)).getsockname()[1])
         log.info("listening on http://%s:%d", options.host, port)
         if self.access.is_open and not is_loopback(options.host):
@@ -188,6 +198,7 @@ class Service:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await self.retention.stop()
         self.scheduler.close()
         self.store.close()
 
@@ -210,6 +221,8 @@ class Service:
             return Route("events", path, Resource.CALL, match["call_id"], since or 0, partials)
         if match := _CALL_PATH.match(path):
             return Route("http", path, Resource.CALL, match["call_id"])
+        if match := _ERASE_PATH.match(path):
+            return Route("erase", path, Resource.ERASE, match["call_id"])
         if match := _LINK_PATH.match(path):
             return Route("link", path, Resource.LINK, match["call_id"])
         if path == "/v1/calls":
@@ -234,6 +247,8 @@ class Service:
             return await self._http(route.path)
         if route.kind == "link":
             return self._link(route, request)
+        if route.kind == "erase":
+            return await self._erase(route, request)
         if route.kind == "page":
             page = self.web.response(route.path)
             return page or _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such page"})
@@ -327,6 +342,30 @@ class Service:
         }
         return _json_response(http.HTTPStatus.OK, body)
 
+    async def _erase(self, route: Route, request: Request) -> Response:
+        """Erases an ended call for a supervisor (a GET: websockets serves nothing else;
+        the token must come as a bearer header, and ?confirm= must repeat the id)."""
+        assert route.call_id is not None
+        confirm = parse_qs(urlsplit(request.path).query).get("confirm", [""])[0]
+        if confirm != route.call_id:
+            problem = {"error": "add ?confirm=CALL_ID (the same id) to erase a call"}
+            return _json_response(http.HTTPStatus.BAD_REQUEST, problem)
+        try:
+            erased = await self.retention.erase(route.call_id)
+        except CallNotFound:
+            return _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such call"})
+        except CallIsLive:
+            problem = {"error": "the call is live: erase it once it has ended"}
+            return _json_response(http.HTTPStatus.CONFLICT, problem)
+        log.info("call %s erased over HTTP", route.call_id, extra={"call_id": route.call_id})
+        body = {
+            "call_id": route.call_id,
+            "events": erased.events,
+            "feed_rows": erased.feed_rows,
+            "wal_truncated": erased.wal_truncated,
+        }
+        return _json_response(http.HTTPStatus.OK, body)
+
     async def _http(self, path: str) -> Response:
         if path == "/healthz":
             if not self.hub.healthy:
@@ -374,13 +413,29 @@ class Service:
             await self._ingest(ws, route)
         elif route.kind == "events":
             assert route.call_id is not None
-            subscription = self.hub.subscribe_call(route.call_id, route.since or 0, route.partials)
+            subscription = self.hub.subscribe_call(
+                route.call_id, route.since or 0, route.partials, self._audience(ws)
+            )
             await self._pump(ws, subscription, self.controls.read(ws, route.call_id))
         elif route.kind == "alerts":
             await self._pump(ws, self.hub.subscribe_alerts(route.since))
         elif route.kind == "webrtc":
             self.metrics.connections.labels("webrtc").inc()
             await self._webrtc(ws, route)
+
+    def _audience(self, ws: ServerConnection) -> Audience:
+        """Whose view of a call's events this reader gets: a supervisor's token opens any
+        call, under the supervisors' privacy policy; everyone else reads as its desktop."""
+        assert ws.request is not None
+        grant = self.access.decide(_ask(ws.request, self._route_of(ws)), self._clock())
+        supervisor = isinstance(grant, Grant) and grant.role is Role.SUPERVISOR
+        return Audience.SUPERVISOR if supervisor else Audience.DESKTOP
+
+    def _route_of(self, ws: ServerConnection) -> Route:
+        assert ws.request is not None
+        route = self._route(ws.request)
+        assert isinstance(route, Route)
+        return route
 
     async def _ingest(self, ws: ServerConnection, route: Route) -> None:
         protocol = INGEST_PATHS[route.path]
@@ -456,6 +511,16 @@ def _assist_runtime(
     )
 
 
+def load_privacy_policy(config: Config) -> Policy:
+    """The redaction policy; one that cannot be loaded stops the service (ConfigError)."""
+    options = config.privacy
+    path = Path(options.policy_file).expanduser() if options.policy_file else None
+    try:
+        return Policy.load(path, keep_last_four=options.keep_last_four)
+    except PolicyError as exc:
+        raise ConfigError(f"[privacy] policy_file: {exc}") from None
+
+
 def _warn_if_oversubscribed(config: Config) -> None:
     cores = os.cpu_count() or 1
     threads = config.scheduler.workers * (config.asr.cpu_threads or cores)
@@ -480,13 +545,18 @@ def _select_subprotocol(
 def _ask(request: Request, route: Route) -> Ask:
     """What access is asked about this request; ValueError for a header sent twice."""
     query_tokens = parse_qs(urlsplit(request.path).query).get("token")
-    token = presented_token(
+    credential = presented_credential(
         _header(request, "Authorization"),
         _header(request, "X-API-KEY"),  # Genesys AudioHook's header
         query_tokens[0] if query_tokens else None,
     )
     return Ask(
-        route.resource, route.call_id, token, _header(request, "Origin"), _header(request, "Host")
+        route.resource,
+        route.call_id,
+        None if credential is None else credential.token,
+        _header(request, "Origin"),
+        _header(request, "Host"),
+        None if credential is None else credential.source,
     )
 
 

@@ -15,9 +15,14 @@ KILL_WAIT_S = 10.0
 class LocalServer:
     """`python -m streams.cli serve --port 0` with its own data directory."""
 
-    def __init__(self, data_dir: Path, *extra: str) -> None:
+    def __init__(
+        self, data_dir: Path, *extra: str, log_level: str = "WARNING", log_path: Path | None = None
+    ) -> None:
+        """`log_path`: the server's log goes there (else to this process's stderr)."""
         self.data_dir = data_dir
         self.extra = extra
+        self.log_level = log_level
+        self.log_path = log_path
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
 
@@ -32,11 +37,18 @@ class LocalServer:
             "--data-dir",
             str(self.data_dir),
             "--log-level",
-            "WARNING",
+            self.log_level,
             *self.extra,
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        log = self.log_path.open("a") if self.log_path else None
+        try:
+            self.process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=log, text=True, env=env
+            )
+        finally:
+            if log is not None:
+                log.close()  # the child has its own descriptor
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # "callassist listening on http://127.0.0.1:PORT"
         if "listening on http://" not in line:

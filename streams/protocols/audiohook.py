@@ -208,6 +208,7 @@ class AudioHookParser:
             raise ProtocolError("bad_message", "supportedLanguages must be true or false")
         channels = media["channels"]
         participant = parameters.get("participant") or {}
+        custom = parameters.get("customConfig") or {}
         self._media = media
         self.probe = call_id == PROBE_CONVERSATION_ID
         self._start = CallStart(
@@ -221,6 +222,7 @@ class AudioHookParser:
                 "organization_id": parameters.get("organizationId"),
                 "participant": participant if isinstance(participant, dict) else {},
                 "media": media,
+                "custom_config": custom if isinstance(custom, dict) else {},  # record=false
             },
         )
         self.state = State.ACTIVE

@@ -59,7 +59,7 @@ def kinds(text: str, primed: pii.Context = pii.UNSET) -> list[tuple[str, str]]:
         ("my NI number is QQ 12 34 56 C", [("national_id", "QQ 12 34 56 C")]),
         ("routing number 021000021", [("bank_account", "021000021")]),
         ("IBAN GB29 NWBK 6016 1331 9268 19", [("bank_account", "GB29 NWBK 6016 1331 9268 19")]),
-        ("I was born on the 3rd of March 1985.", [("date_of_birth", "3rd of March 1985")]),
+        ("I was born on the 3rd of March 1985.", [("date_of_birth", "the 3rd of March 1985")]),
         ("john dot smith at gmail dot com", [("email", "john dot smith at gmail dot com")]),
         ("call me on 07700 900123", [("phone", "07700 900123")]),
         ("I live at 12 Elm Street", [("address", "12 Elm Street")]),
@@ -139,6 +139,7 @@ def test_the_agents_question_primes_the_callers_answer_and_partials_too():
     partial = TranscriptPartial(Speaker.CUSTOMER, "It's 73", 8.0, 8.5, "en")
     assert redactor.transcript(partial).desktop.text == "It's [security code]"
     answer = redactor.transcript(final("737.", 8.0)).store
+    assert isinstance(answer, TranscriptFinal)
     assert answer.text == "[security code]."
     assert [w.text for w in answer.words] == ["[security code]."]
 
@@ -163,13 +164,17 @@ def test_each_audience_gets_its_view_and_the_copilot_reads_the_desktops():
     # the co-pilot saw the desktop's words: its events are cleaned for the others
     summary = Summary(
         intent="verify",
-        data_points=(DataPoint("date", "1985-03-03", "March 3rd 1985", "customer-3.0"),),
+        data_points=(
+            DataPoint("date", "1985-03-03", "March 3rd 1985", "customer-3.0"),
+            DataPoint("number", "1985", "1985", "customer-3.0"),  # quoted apart
+        ),
     )
     scrubbed = redactor.derived(summary)
     assert scrubbed.desktop is summary
     point = scrubbed.store.data_points[0]
     assert (point.text, point.value) == ("[date of birth]", "[date of birth]")
     assert scrubbed.supervisor.data_points[0].text == "[date of birth]"
+    assert scrubbed.store.data_points[1].value == "[date of birth]"
 
 
 def test_translations_are_searched_too():
@@ -235,3 +240,24 @@ def test_a_policy_that_cannot_be_used_is_refused_by_name(tmp_path: Path, body, m
 def test_a_missing_policy_file_is_refused(tmp_path: Path):
     with pytest.raises(PolicyError, match="cannot read"):
         Policy.load(tmp_path / "nope.toml")
+
+
+def test_tiny_en_on_a_payment_call():
+    """What tiny.en wrote for fixtures/calls/payment_card: a "$" before each number, and
+    the agent's question between the caller's numbers."""
+    redactor = CallRedactor(Policy.load())
+    turns = [
+        (Speaker.AGENT, "So, what is the card number please?"),
+        (Speaker.CUSTOMER, "It's $4929.4061.7253.0866."),
+        (Speaker.AGENT, "On the expiry date."),
+        (Speaker.CUSTOMER, "$0927."),
+        (Speaker.AGENT, "And the three digit security code on the back."),
+        (Speaker.CUSTOMER, "$737."),
+        (Speaker.AGENT, "Thank you. That's 89.99 paid on the card ending 0866."),
+    ]
+    stored = [
+        redactor.transcript(final(text, i * 3.0, who)).store for i, (who, text) in enumerate(turns)
+    ]
+    kinds = [[r.kind.value for r in s.redactions] for s in stored]
+    assert kinds == [[], ["card_number"], [], ["expiry_date"], [], ["security_code"], []]
+    assert stored[-1].text == turns[-1][1]
