@@ -22,6 +22,7 @@ is `assist.redaction`'s business.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import enum
 import re
 from collections.abc import Iterator
@@ -126,7 +127,7 @@ class Run:
     start: int  # character offsets, end exclusive
     end: int
     digits: str
-    groups: tuple[int, ...] = ()  # digits per token: (4, 4, 4, 4) for a card read in groups
+    groups: tuple[int, ...] = ()  # digits per spoken group: (4, 4, 4, 4), (3, 2, 4) for an SSN
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +223,22 @@ def _run(text: str, tokens: list[_Token], first: int, last: int) -> Iterator[Run
     if all(t.weak or not t.digits for t in members):
         return
     digits = "".join(t.digits for t in members)
-    groups = tuple(len(t.digits) for t in members if t.digits)
-    yield Run(first, last, tokens[first].start, tokens[last].end, digits, groups)
+    yield Run(first, last, tokens[first].start, tokens[last].end, digits, _groups(text, members))
+
+
+def _groups(text: str, members: list[_Token]) -> tuple[int, ...]:
+    """Digits per group as the caller read them: a comma or a full stop ends a group, so
+    does a space or hyphen between two written numbers ("4532 6170", "123-45-6789"), but
+    not one between single digits or words ("4-1-1-1", "five six two, one nine")."""
+    groups = [0]
+    for previous, token in zip([None, *members], members, strict=False):
+        if previous is not None and token.digits:
+            gap = text[previous.end : token.start]
+            written = len(previous.digits) > 1 and len(token.digits) > 1
+            if "," in gap or "." in gap or written:
+                groups.append(0)
+        groups[-1] += len(token.digits)
+    return tuple(g for g in groups if g)
 
 
 # --- context ----------------------------------------------------------------------------
@@ -301,7 +316,7 @@ _CUES = (
         r"(?:expires?|ends?|runs? out|renews?)(?: on)?"
         r"|call us(?: back)? (?:on|at)|our (?:number|phone number|helpline|hotline)|helpline"
         r"|hotline|customer service(?: number)?|imei|device id|meter(?: number)?"
-        r"|social (?:media|worker|services|club)",
+        r"|social (?:media|worker|services|club)|birthday (?:present|gift|party|card|cake)",
         None,
         before=12,
         after=3,
@@ -362,8 +377,15 @@ def _token_at(starts: list[int], offset: int) -> int:
 _SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
 _CURRENCY = re.compile(r"[$£€¥]\s*$")
 _DECIMALS = re.compile(r"\d\.$")
+# The company's own numbers and places: "our fraud team is on 0800 ...", "our warehouse at".
 _OURS = re.compile(
-    r"\b(?:our|us at|warehouse|office|store|branch|headquarters)\W+(?:\w+\W+){0,3}$", re.I
+    r"\b(?:our|us at|us on|warehouse|office|store|branch|headquarters)\W+(?:\w+\W+){0,4}$", re.I
+)
+# An id of the company's that looks like a personal one: "policy number HF 20 44 81 C".
+_ID_BEFORE = re.compile(
+    r"\b(?:policy|order|reference|ref|ticket|case|invoice|claim|booking|confirmation|tracking"
+    r"|serial|model)\b\W+(?:\w+\W+){0,2}$",
+    re.I,
 )
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
 _CENTS = re.compile(r"\.\d\d(?!\d)")
@@ -410,7 +432,8 @@ def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
         return None  # the cents of "$45.00", the 5 of "1.5"
     money = _CURRENCY.search(text[: run.start])
     cents = _CENTS.match(text, run.end)
-    card_group = context is PrivateKind.CARD_NUMBER and count == 4  # "$4929.40", half-heard
+    written = "," in text[run.start : run.end]  # "$4,444.44": thousands, not a card's group
+    card_group = context is PrivateKind.CARD_NUMBER and count == 4 and not written
     price = money and ((cents and not card_group) or not _money_is_noise(count, context))
     if text[run.end : run.end + 1] == "%" or price:
         return None
@@ -427,6 +450,8 @@ def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
 def _unprompted(run: Run, text: str) -> PrivateKind | None:
     if _SSN_SHAPE.fullmatch(text[run.start : run.end]):
         return PrivateKind.NATIONAL_ID
+    if run.groups == (3, 2, 4):
+        return PrivateKind.NATIONAL_ID  # an SSN read as it is written, in words too
     if run.groups.count(4) >= 2:
         return PrivateKind.CARD_NUMBER  # read out in fours
     return _unprompted_count(len(run.digits))
@@ -554,12 +579,14 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
     `lead`: the same speaker's last final ended on a number; a number that opens this
     one continues it ("It's 4024 00" / "71 8834 55" / "12.")."""
     tokens = _tokens(text)
-    mentions = _mentions(text, tokens)
+    mentions = _bank_accounts(_mentions(text, tokens), text, primed)
     spans: list[Span] = []
     for kind, pattern in _SHAPES:
         for match in pattern.finditer(text):
             if kind is PrivateKind.ADDRESS and _OURS.search(text, 0, match.start()):
                 continue  # "return it to our warehouse at 1 Commerce Way"
+            if kind is not PrivateKind.EMAIL and _ID_BEFORE.search(text, 0, match.start()):
+                continue
             spans.append(Span(kind, match.start(), match.end()))
     for mention in mentions:
         date_kind = mention.kind
@@ -576,7 +603,7 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
         judged = _judge(run, context, text)
         if judged is None and lead is not None and run.first <= 1:
             judged = _unprompted_count(len(run.digits) + lead.digits)
-        if judged is None:
+        if judged is None or (judged is PrivateKind.PHONE and _OURS.search(text, 0, run.start)):
             continue
         start, end = run.start, run.end
         if judged in (PrivateKind.EXPIRY_DATE, PrivateKind.DATE_OF_BIRTH):
@@ -586,6 +613,20 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
         spans.append(Span(judged, start, end, run.digits))
         previous = (run, judged)
     return _merge(spans, text)
+
+
+def _bank_accounts(mentions: list[_Mention], text: str, primed: Context) -> list[_Mention]:
+    """ "Account" is the company's account number, unless the talk is of banks: "sort code
+    40-47-84, account 70872490"."""
+    banking = primed is PrivateKind.BANK_ACCOUNT
+    if not banking and all(m.kind is not PrivateKind.BANK_ACCOUNT for m in mentions):
+        return mentions
+    return [
+        dataclasses.replace(m, kind=PrivateKind.BANK_ACCOUNT)
+        if m.kind is None and text[m.start : m.end].lower().startswith("account")
+        else m
+        for m in mentions
+    ]
 
 
 def _inherited(
@@ -625,7 +666,7 @@ def _widen_date(tokens: list[_Token], run: Run) -> tuple[int, int]:
         last += 1
     while tokens[first].word == "of":  # "the" may lead a date: "the 22nd of November"
         first += 1
-    while tokens[last].word == "of":
+    while tokens[last].word == "of" and last + 1 < len(tokens):  # kept at the end: cut there
         last -= 1
     return tokens[first].start, tokens[last].end
 

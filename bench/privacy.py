@@ -1,10 +1,10 @@
 """Redaction benchmark: recall per kind, look-alikes redacted by mistake, time per final.
 
-    .venv/bin/python -m bench.privacy                  # both splits of the corpus
-    .venv/bin/python -m bench.privacy --split test     # the held-out half only
+    .venv/bin/python -m bench.privacy                  # every split of the corpus
+    .venv/bin/python -m bench.privacy --split fresh    # the set written last, never tuned to
     .venv/bin/python -m bench.privacy --show-misses    # print what was missed and why
 
-The corpus is `fixtures/privacy/snippets.jsonl` (see its README): stretches of calls
+The corpus is `fixtures/privacy/*.jsonl` (see its README): stretches of calls
 as recognisers write them, each final labelled with the personal data in it and the
 look-alikes that must stay. Every item runs through a fresh `CallRedactor` under a
 policy that hides every kind (so each kind's detection is measured), final by final,
@@ -35,7 +35,7 @@ from assist.redaction import Audience, CallRedactor, Policy
 from contract.events import PrivateKind, Speaker, TranscriptFinal, TranscriptPartial
 from testkit import FIXTURES
 
-CORPUS = FIXTURES / "privacy" / "snippets.jsonl"
+CORPUS = FIXTURES / "privacy"
 TARGET_RECALL = {  # issue 13
     PrivateKind.CARD_NUMBER: 0.98,
     PrivateKind.SECURITY_CODE: 0.98,
@@ -172,12 +172,16 @@ def report(name: str, tally: Tally) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
-    parser.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="a .jsonl file or a folder")
+    parser.add_argument("--split", default="all", help="dev, test, fresh or all")
     parser.add_argument("--show-misses", action="store_true")
     args = parser.parse_args(argv)
-    items = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
-    splits = ["dev", "test"] if args.split == "all" else [args.split]
+    files = sorted(args.corpus.glob("*.jsonl")) if args.corpus.is_dir() else [args.corpus]
+    items = [
+        json.loads(line) for path in files for line in path.read_text().splitlines() if line.strip()
+    ]
+    present = list(dict.fromkeys(i["split"] for i in items))
+    splits = present if args.split == "all" else [args.split]
     met = True
     for split in splits:
         tally = Tally()
