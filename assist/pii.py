@@ -498,6 +498,8 @@ def _apart(one: Run, other: Run) -> int:
 
 
 # --- dates, after their keyword -----------------------------------------------------------
+_DATE_KINDS = (PrivateKind.EXPIRY_DATE, PrivateKind.DATE_OF_BIRTH)
+_DATE_DIGITS = 8  # 03151985: no date has more
 _DATE_FILLER = frozenset(
     "is it's its was on in the of my at date until till end it her his their our and by".split()
 )
@@ -512,9 +514,12 @@ def _date_after(text: str, tokens: list[_Token], mention: _Mention) -> tuple[int
         skipped += 1
     first = last = None
     previous_end = tokens[index - 1].end if index > 0 else 0
+    digits = 0
     while index < len(tokens):
         token = tokens[index]
+        digits += len(token.digits)
         is_date = bool(token.digits) or token.word in _MONTHS or token.word in ("of", "the")
+        is_date = is_date and digits <= _DATE_DIGITS  # "1985 4111 ...": a card follows
         if not is_date or (
             first is not None and not _DATE_GAP.fullmatch(text[previous_end : token.start])
         ):
@@ -596,7 +601,10 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
                 spans.append(Span(date_kind, *extent))
     found = runs(text, tokens)
     previous: tuple[Run, PrivateKind] | None = None
+    dates = [(s.start, s.end) for s in spans if s.kind in _DATE_KINDS]
     for run in found:
+        if any(start <= run.start and run.end <= end for start, end in dates):
+            continue  # its keyword already took it as a date ("born March 3rd 1985 and card")
         context = _context_of(run, mentions, found, text)
         if context is UNSET:
             context = _inherited(run, previous, lead, primed)
@@ -612,7 +620,7 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
             start, end = _widen_letters(text, tokens, run)
         spans.append(Span(judged, start, end, run.digits))
         previous = (run, judged)
-    return _merge(spans, text)
+    return merge(spans, text)
 
 
 def _bank_accounts(mentions: list[_Mention], text: str, primed: Context) -> list[_Mention]:
@@ -671,18 +679,34 @@ def _widen_date(tokens: list[_Token], run: Run) -> tuple[int, int]:
     return tokens[first].start, tokens[last].end
 
 
-def _merge(spans: list[Span], text: str) -> list[Span]:
-    """Overlapping spans become one (the first found keeps its kind); spans of one kind
-    with only a run's separators between them, too."""
-    spans.sort(key=lambda s: (s.start, -s.end))
+# When two kinds claim the same characters, the one that must be hidden from more people
+# (under any sane policy) names the merged span: a card is never shown as a birth date.
+_PRIORITY = (
+    PrivateKind.CARD_NUMBER,
+    PrivateKind.SECURITY_CODE,
+    PrivateKind.NATIONAL_ID,
+    PrivateKind.BANK_ACCOUNT,
+    PrivateKind.EXPIRY_DATE,
+    PrivateKind.DATE_OF_BIRTH,
+    PrivateKind.PHONE,
+    PrivateKind.EMAIL,
+    PrivateKind.ADDRESS,
+)
+
+
+def merge(spans: list[Span], text: str) -> list[Span]:
+    """Overlapping spans become one, of the stricter kind; spans of one kind with only a
+    run's separators (or a stray letter) between them, too."""
+    spans = sorted(spans, key=lambda s: (s.start, -s.end))
     merged: list[Span] = []
     for span in spans:
         if merged:
             last = merged[-1]
             touching = last.kind is span.kind and _JUNK_GAP.fullmatch(text[last.end : span.start])
             if span.start < last.end or touching:
+                kind = min(last.kind, span.kind, key=_PRIORITY.index)
                 end = max(last.end, span.end)
-                merged[-1] = Span(last.kind, last.start, end, last.digits + span.digits)
+                merged[-1] = Span(kind, last.start, end, last.digits + span.digits)
                 continue
         merged.append(span)
     return merged

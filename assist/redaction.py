@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from assist import pii
+from assist.entities import written
 from contract import settings
 from contract.events import (
     CallStarted,
@@ -156,7 +157,8 @@ def redact_text(
 def redact_words(
     words: tuple[Word, ...], text: str, spans: list[pii.Span], keep_last_four: bool = False
 ) -> tuple[Word, ...]:
-    """The words of a final, each span's words made one word that reads its label."""
+    """The words of a final, the words of each span made one word that reads its label
+    (spans that share a word share that one word)."""
     if not spans:
         return words
     located = _locate(words, text)
@@ -164,17 +166,26 @@ def redact_words(
     index = 0
     while index < len(words):
         start, end = located[index]
-        span = next((s for s in spans if start < s.end and s.start < end), None)
-        if span is None:
+        touched = [s for s in spans if start < s.end and s.start < end]
+        if not touched:
             out.append(words[index])
             index += 1
             continue
-        last = index
-        while last + 1 < len(words) and located[last + 1][0] < span.end:
+        last, reach = index, max(s.end for s in touched)
+        while last + 1 < len(words) and located[last + 1][0] < reach:
             last += 1
+            following = located[last]
+            reach = max(
+                [reach, *(s.end for s in spans if following[0] < s.end and s.start < following[1])]
+            )
         first_start, last_end = located[index][0], located[last][1]
-        tag = label(span, keep_last_four)
-        shown = text[first_start : span.start] + tag + text[span.end : last_end]
+        inside = [
+            pii.Span(s.kind, s.start - first_start, s.end - first_start, s.digits)
+            for s in spans
+            if first_start < s.end and s.start < last_end
+        ]
+        piece = text[first_start : max(last_end, reach)]
+        shown = redact_text(piece, inside, keep_last_four)[0]
         group = words[index : last + 1]
         probability = min(w.probability for w in group)
         out.append(Word(shown.strip(), group[0].t_start, group[-1].t_end, probability))
@@ -209,6 +220,7 @@ class CallRedactor:
         self._leads: dict[Speaker, pii.Lead] = {}  # a number a speaker's last final ended on
         self._seen: dict[str, PrivateKind] = {}  # value as written -> kind (not on the desktop)
         self._scrubbers: dict[Audience, Callable[[str], str] | None] = {}
+        self._recall: re.Pattern[str] | None = None  # the values in _seen, in one pattern
 
     # --- transcripts ------------------------------------------------------------------------
     def transcript(self, update: TranscriptUpdate) -> Views[TranscriptUpdate]:
@@ -231,14 +243,17 @@ class CallRedactor:
 
     def translation(self, translation: Translation) -> Views[Translation]:
         spans = self._find(translation.text, None)
-        views = [self._translation_view(translation, spans, a) for a in Audience]
-        return Views(*(self._scrub(v, a) for v, a in zip(views, Audience, strict=True)))
+        self._remember_spans(translation.text, spans)
+        return Views(*(self._translation_view(translation, spans, a) for a in Audience))
 
     def desktop_text(self, text: str) -> str:
         """Text the co-pilot is about to read that no transcript event carried (Whisper's
         translation of the audio), as the desktop may see it."""
-        spans = self._hidden(self._find(text, None), Audience.DESKTOP)
-        return redact_text(text, spans, self.policy.keep_last_four)[0]
+        spans = self._find(text, None)
+        self._remember_spans(text, spans)
+        return redact_text(text, self._hidden(spans, Audience.DESKTOP), self.policy.keep_last_four)[
+            0
+        ]
 
     def started(self, started: CallStarted) -> Views[CallStarted]:
         """call.started, its platform metadata searched without context (AudioHook's
@@ -248,12 +263,8 @@ class CallRedactor:
 
         def view(audience: Audience) -> CallStarted:
             hidden = self.policy.hides(audience)
-
-            def scrub(text: str) -> str:
-                spans = [s for s in pii.find(text) if s.kind in hidden]
-                return redact_text(text, spans, self.policy.keep_last_four)[0] if spans else text
-
-            return msgspec.structs.replace(started, metadata=_walk(started.metadata, scrub))
+            metadata = _scrub_metadata(started.metadata, hidden, self.policy.keep_last_four)
+            return msgspec.structs.replace(started, metadata=metadata)
 
         return Views(*(view(a) for a in Audience))
 
@@ -270,12 +281,25 @@ class CallRedactor:
 
     # --- inside ---------------------------------------------------------------------------
     def _find(self, text: str, t: float | None, lead: pii.Lead | None = None) -> list[pii.Span]:
+        """What the detector finds, and the values this call has already shown to be
+        personal wherever they come again ("that was March 3rd 1985, right?")."""
         if not self._watched or not text:
             return []
         prime = self._prime
         if t is not None and t - self._prime_t > PRIME_FOR_S:
             prime = pii.UNSET
-        return [s for s in pii.find(text, prime, lead) if s.kind in self._watched]
+        found = [s for s in pii.find(text, prime, lead) if s.kind in self._watched]
+        return pii.merge([*found, *self._recalled(text)], text)
+
+    def _recalled(self, text: str) -> list[pii.Span]:
+        if not self._seen:
+            return []
+        if self._recall is None:
+            values = sorted(self._seen, key=len, reverse=True)
+            self._recall = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, values)) + r")(?!\w)")
+        return [
+            pii.Span(self._seen[m.group()], m.start(), m.end()) for m in self._recall.finditer(text)
+        ]
 
     def _after_final(self, final: TranscriptFinal, spans: list[pii.Span]) -> None:
         """The context this final leaves for the next: its own last keyword, else the
@@ -290,19 +314,25 @@ class CallRedactor:
             self._prime_finals -= 1
             if self._prime_finals <= 0:
                 self._prime = pii.UNSET
+        self._remember_spans(final.text, spans)
+
+    def _remember_spans(self, text: str, spans: list[pii.Span]) -> None:
+        """Values the desktop may see but others may not: the co-pilot may quote them."""
         for span in spans:
             if span.kind not in self.policy.hides(Audience.DESKTOP):
-                self._remember(final.text[span.start : span.end], span.kind)
+                self._remember(text[span.start : span.end], span.kind)
 
     def _remember(self, value: str, kind: PrivateKind) -> None:
-        """The value, and each of its numbers on their own: the co-pilot may quote them
-        apart ("March 3rd" and "1985" as two data points)."""
-        numbers = (m.group() for m in _NUMBER_PIECE.finditer(value))
-        pieces = [value, *(n for n in numbers if len(n) >= 2)]  # never a lone "3"
-        for piece in pieces:
+        """The value as said and as the co-pilot writes it ("March third nineteen eighty
+        five" is "March 3rd 1985" in a data point), and each of its numbers on their own
+        (they may be quoted apart: "March 3rd" and "1985" as two data points)."""
+        forms = {value, written(value)}
+        numbers = [m.group() for f in forms for m in _NUMBER_PIECE.finditer(f)]
+        for piece in [*forms, *(n for n in numbers if len(n) >= 2)]:  # never a lone "3"
             if piece.strip() and piece not in self._seen:
                 self._seen[piece] = kind
                 self._scrubbers.clear()
+                self._recall = None
 
     def _hidden(self, spans: list[pii.Span], audience: Audience) -> list[pii.Span]:
         hidden = self.policy.hides(audience)
@@ -352,14 +382,30 @@ class CallRedactor:
         return scrub
 
 
+def _scrub_metadata(
+    value: Any, hidden: frozenset[PrivateKind], keep_four: bool, key: str = ""
+) -> Any:
+    """A platform's parameters with personal data hidden: strings and numbers searched,
+    with their key as context ({"ssn": "123456789"}), in lists and objects alike."""
+    if isinstance(value, dict):
+        return {k: _scrub_metadata(v, hidden, keep_four, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_metadata(v, hidden, keep_four, key) for v in value]
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return value
+    text = str(value)
+    spans = [s for s in pii.find(text, pii.last_context(key.replace("_", " "))) if s.kind in hidden]
+    return redact_text(text, spans, keep_four)[0] if spans else value
+
+
 def _walk(value: Any, scrub: Callable[[str], str]) -> Any:
     """`value` with `scrub` applied to every string inside it (enums stay as they are)."""
     if isinstance(value, enum.Enum):
         return value
     if isinstance(value, str):
         return scrub(value)
-    if isinstance(value, tuple):
-        return tuple(_walk(v, scrub) for v in value)
+    if isinstance(value, tuple | list):
+        return type(value)(_walk(v, scrub) for v in value)
     if isinstance(value, dict):
         return {k: _walk(v, scrub) for k, v in value.items()}
     if isinstance(value, msgspec.Struct):

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from assist.redaction import CallRedactor, Policy, Views
@@ -51,6 +53,7 @@ from voice.online import SpeakerStream
 log = logging.getLogger(__name__)
 
 _NO_AUDIO = np.zeros(0, dtype=np.float32)
+_SHOWN_FINALS_KEPT = 64  # speech translations come back within a few finals
 _NO_SAMPLES = np.zeros(0, dtype=np.int16)
 DEFAULT_MAX_PAUSE_S = 300.0  # [privacy] max_pause_s
 
@@ -91,6 +94,8 @@ class CallSession:
         self.call_id = start.call_id
         self.recorded = wants_record(start.metadata)
         self._redactor = CallRedactor(privacy or Policy.load())
+        # finals as the desktop saw them, until Whisper's translation of each comes back
+        self._shown_finals: OrderedDict[str, TranscriptFinal] = OrderedDict()
         self._start = start
         self._hub = hub
         self._voice = voice
@@ -210,11 +215,20 @@ class CallSession:
         self._hub.publish(self.call_id, views)
         if self._assist is not None and isinstance(views.desktop, TranscriptFinal):
             self._assist.final(views.desktop)
+            self._shown_finals[views.desktop.segment_id] = views.desktop
+            while len(self._shown_finals) > _SHOWN_FINALS_KEPT:
+                self._shown_finals.popitem(last=False)
 
     def _speech_translation(self, final: TranscriptFinal, text: str) -> None:
-        """Whisper's English for a final reaches the co-pilot as the desktop may see it."""
-        if self._assist is not None:
-            self._assist.speech_translation(final, self._redactor.desktop_text(text))
+        """Whisper's English for a final reaches the co-pilot as the desktop may see it,
+        with the final as the desktop saw it (the co-pilot reads that one when the
+        translation came back empty)."""
+        if self._assist is None:
+            return
+        shown = self._shown_finals.pop(final.segment_id, None)
+        if shown is None:  # long gone: nothing of the raw final may reach the co-pilot
+            shown = msgspec.structs.replace(final, text="", words=())
+        self._assist.speech_translation(shown, self._redactor.desktop_text(text))
 
     def _cut(self) -> None:
         """Each speaker's utterance ends with the audio before the pause. The resamplers

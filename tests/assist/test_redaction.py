@@ -20,8 +20,10 @@ from assist.redaction import (
     redact_words,
 )
 from contract.events import (
+    CallStarted,
     DataPoint,
     PrivateKind,
+    Protocol,
     Speaker,
     Summary,
     TranscriptFinal,
@@ -59,7 +61,7 @@ def kinds(text: str, primed: pii.Context = pii.UNSET) -> list[tuple[str, str]]:
         ("my NI number is QQ 12 34 56 C", [("national_id", "QQ 12 34 56 C")]),
         ("routing number 021000021", [("bank_account", "021000021")]),
         ("IBAN GB29 NWBK 6016 1331 9268 19", [("bank_account", "GB29 NWBK 6016 1331 9268 19")]),
-        ("I was born on the 3rd of March 1985.", [("date_of_birth", "the 3rd of March 1985")]),
+        ("I was born on the 3rd of March 1985.", [("date_of_birth", "3rd of March 1985")]),
         ("john dot smith at gmail dot com", [("email", "john dot smith at gmail dot com")]),
         ("call me on 07700 900123", [("phone", "07700 900123")]),
         ("I live at 12 Elm Street", [("address", "12 Elm Street")]),
@@ -261,3 +263,56 @@ def test_tiny_en_on_a_payment_call():
     kinds = [[r.kind.value for r in s.redactions] for s in stored]
     assert kinds == [[], ["card_number"], [], ["expiry_date"], [], ["security_code"], []]
     assert stored[-1].text == turns[-1][1]
+
+
+# --- what a review found ------------------------------------------------------------------
+def test_a_birth_date_never_carries_a_card_to_the_desktop():
+    redactor = CallRedactor(Policy.load())
+    text = "my date of birth is the 3rd of March 1985 4111 1111 1111 1111 expires 04 27"
+    desktop = redactor.transcript(final(text, 1.0)).desktop.text
+    assert "4111" not in desktop and "[card number]" in desktop
+
+
+def test_a_value_said_again_is_hidden_again_without_its_keyword():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("My date of birth is March 3rd 1985.", 1.0))
+    for i, text in enumerate(["Okay, let me look.", "One moment please.", "Right, found it."]):
+        redactor.transcript(final(text, 4.0 + i * 3, Speaker.AGENT))
+    again = redactor.transcript(final("Just to confirm, that was March 3rd 1985, right?", 20.0))
+    assert again.store.text == "Just to confirm, that was [date of birth], right?"
+    assert again.desktop.text.count("1985") == 1
+
+
+def test_values_from_translations_and_spoken_words_are_remembered():
+    redactor = CallRedactor(Policy.load())
+    said = Translation("c-1", "es", "en", "I was born on March 3, 1985", TranslationEngine.ARGOS)
+    assert redactor.translation(said).store.text == "I was born on [date of birth]"
+    redactor.transcript(final("My date of birth is March third nineteen eighty five.", 5.0))
+    summary = Summary(
+        intent=None,
+        data_points=(
+            DataPoint("date", "March 3", "March 3", "c-1"),
+            DataPoint("number", "1985", "1985", "c-2"),
+        ),
+    )
+    stored = redactor.derived(summary).store
+    assert all("1985" not in p.text and "1985" not in p.value for p in stored.data_points)
+
+
+def test_platform_metadata_is_searched_in_lists_numbers_and_by_key():
+    redactor = CallRedactor(Policy.load())
+    metadata = {"l": ["card 4111 1111 1111 1111"], "n": 4111111111111111, "ssn": "123456789"}
+    started = CallStarted(Protocol.NATIVE, ("en",), (Speaker.CUSTOMER,), metadata=metadata)
+    stored = redactor.started(started).store.metadata
+    assert stored == {"l": ["card [card number]"], "n": "[card number]", "ssn": "[national id]"}
+
+
+def test_one_word_holding_two_spans_hides_both():
+    text = "codes 1234,5678 ok"
+    words = tuple(Word(w, float(i), i + 0.5, 0.9) for i, w in enumerate(text.split()))
+    spans = [
+        pii.Span(CARD, 6, 10, "1234"),
+        pii.Span(PrivateKind.SECURITY_CODE, 11, 15, "5678"),
+    ]
+    shown = [w.text for w in redact_words(words, text, spans)]
+    assert shown == ["codes", "[card number],[security code]", "ok"]
