@@ -607,7 +607,7 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
             continue  # its keyword already took it as a date ("born March 3rd 1985 and card")
         context = _context_of(run, mentions, found, text)
         if context is UNSET:
-            context = _inherited(run, previous, lead, primed)
+            context = _inherited(run, previous, lead, primed, spans)
         judged = _judge(run, context, text)
         if judged is None and lead is not None and run.first <= 1:
             judged = _unprompted_count(len(run.digits) + lead.digits)
@@ -638,14 +638,21 @@ def _bank_accounts(mentions: list[_Mention], text: str, primed: Context) -> list
 
 
 def _inherited(
-    run: Run, previous: tuple[Run, PrivateKind] | None, lead: Lead | None, primed: Context
+    run: Run,
+    previous: tuple[Run, PrivateKind] | None,
+    lead: Lead | None,
+    primed: Context,
+    spans: list[Span],
 ) -> Context:
     """A number with no keyword near it takes the kind of the one just before it in this
-    final ("..., sorry, the third group is 3309"), or of the number the last final ended
-    on when it opens this one, else the call's context."""
-    near = previous is not None and _apart(previous[0], run) <= _INHERIT_TOKENS
-    if previous is not None and near and previous[1] in _NUMBER_KINDS:
-        return previous[1]
+    final ("..., sorry, the third group is 3309") unless something else personal stands
+    between them ("ssn ..., mail a@b.com, port 8765"), or of the number the last final
+    ended on when it opens this one, else the call's context."""
+    if previous is not None and previous[1] in _NUMBER_KINDS:
+        near = _apart(previous[0], run) <= _INHERIT_TOKENS
+        between = any(previous[0].end <= s.start and s.end <= run.start for s in spans)
+        if near and not between:
+            return previous[1]
     if lead is not None and lead.kind is not None and run.first <= 1:
         return lead.kind
     return primed
