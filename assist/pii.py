@@ -242,6 +242,9 @@ def _groups(text: str, members: list[_Token]) -> tuple[int, ...]:
 
 
 # --- context ----------------------------------------------------------------------------
+_ADJACENT = 2  # the reach of a unit's keyword: "89 dollars", "5 pm"
+
+
 @dataclass(frozen=True, slots=True)
 class _Cue:
     """A keyword: what it says about the numbers near it, and how far it reaches."""
@@ -328,8 +331,8 @@ _CUES = (
         r"|euros?|cents?|pence|percent|per cent|minutes?|hours?|days?|weeks?|months?|years?"
         r"|gb|mbps|am|pm|o'clock|times|items?|units?|people",
         None,
-        before=2,
-        after=2,
+        before=_ADJACENT,
+        after=_ADJACENT,
     ),
 )
 
@@ -416,12 +419,14 @@ UNSET = _Unset.UNSET  # no context at all (None is a context: "not personal")
 Context = PrivateKind | None | Literal[_Unset.UNSET]
 
 
-def _money_is_noise(count: int, context: Context) -> bool:
+def _money_is_noise(count: int, groups: tuple[int, ...], context: Context) -> bool:
     """Whisper often writes a "$" before numbers read out on a payment call ("It's
     $4929, 4061, ...", "$737"): a price is never 12 digits long, nor asked for as a code,
     an expiry date or an id, and a card is read in groups of four."""
     if context is PrivateKind.CARD_NUMBER:
         return count >= 4  # a group of the card: "$120 on my card" stays a price
+    if groups.count(4) >= 2:
+        return True  # "$5457 5924": no price is written in groups of four
     return count >= 12 or context not in (PrivateKind.PHONE, None, UNSET)
 
 
@@ -434,7 +439,9 @@ def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
     cents = _CENTS.match(text, run.end)
     written = "," in text[run.start : run.end]  # "$4,444.44": thousands, not a card's group
     card_group = context is PrivateKind.CARD_NUMBER and count == 4 and not written
-    price = money and ((cents and not card_group) or not _money_is_noise(count, context))
+    price = money and (
+        (cents and not card_group) or not _money_is_noise(count, run.groups, context)
+    )
     if text[run.end : run.end + 1] == "%" or price:
         return None
     if context is None:  # an order, a price, a card's last four
@@ -734,5 +741,7 @@ def last_context(text: str) -> Context:
     """What the last keyword of a final says, for the finals that follow it ("and the
     security code?" -> SECURITY_CODE); UNSET when it has none."""
     tokens = _tokens(text)
-    mentions = _mentions(text, tokens)
-    return mentions[-1].kind if mentions else UNSET
+    # Units and times ("dollars", "am") speak of the number beside them, not of the topic:
+    # "What's the number on the card, ma'am?" is about the card.
+    topics = [m for m in _mentions(text, tokens) if m.before > _ADJACENT]
+    return topics[-1].kind if topics else UNSET

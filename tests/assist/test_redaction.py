@@ -316,3 +316,13 @@ def test_one_word_holding_two_spans_hides_both():
     ]
     shown = [w.text for w in redact_words(words, text, spans)]
     assert shown == ["codes", "[card number],[security code]", "ok"]
+
+
+def test_a_unit_word_in_a_question_does_not_hide_its_topic():
+    # "ma'am" holds "am", a time's unit: the question is still about the card
+    assert pii.last_context("What's the number on the card, ma'am?") is CARD
+
+
+def test_a_dollar_before_groups_of_four_is_the_recognisers():
+    assert kinds("$5457 5924") == [("card_number", "5457 5924")]
+    assert kinds("It costs $5457.") == []
