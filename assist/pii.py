@@ -559,7 +559,7 @@ _SHAPES: tuple[tuple[PrivateKind, re.Pattern[str]], ...] = (
     ),
     (
         PrivateKind.NATIONAL_ID,
-        re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),  # UK national insurance,
+        re.compile(r"\b[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]\b"),  # UK national insurance,
     ),
     (
         PrivateKind.ADDRESS,
@@ -734,6 +734,8 @@ def trailing(text: str, spans: list[Span]) -> Lead | None:
         return None
     last = found[-1]
     kind = next((s.kind for s in spans if s.start < last.end and last.start < s.end), None)
+    if kind is None and last_context(text) is None:
+        return None  # "the order number is 6631": what follows is more of the order number
     return Lead(kind, len(last.digits))
 
 

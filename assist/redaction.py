@@ -317,9 +317,11 @@ class CallRedactor:
         self._remember_spans(final.text, spans)
 
     def _remember_spans(self, text: str, spans: list[pii.Span]) -> None:
-        """Values the desktop may see but others may not: the co-pilot may quote them."""
+        """Values to hide wherever they come back: the co-pilot may quote what the desktop
+        may see, and anyone may repeat a part ("ending in 2258" after an SSN). Not card
+        numbers: a card's last four may be said and shown (PCI DSS)."""
         for span in spans:
-            if span.kind not in self.policy.hides(Audience.DESKTOP):
+            if span.kind is not PrivateKind.CARD_NUMBER:
                 self._remember(text[span.start : span.end], span.kind)
 
     def _remember(self, value: str, kind: PrivateKind) -> None:
@@ -328,7 +330,8 @@ class CallRedactor:
         (they may be quoted apart: "March 3rd" and "1985" as two data points)."""
         forms = {value, written(value)}
         numbers = [m.group() for f in forms for m in _NUMBER_PIECE.finditer(f)]
-        for piece in [*forms, *(n for n in numbers if len(n) >= 2)]:  # never a lone "3"
+        groups = [g for f in forms for g in re.findall(r"\d{3,}", f)]  # "2258" of 471-09-2258
+        for piece in [*forms, *(n for n in numbers if len(n) >= 2), *groups]:  # never a "3"
             if piece.strip() and piece not in self._seen:
                 self._seen[piece] = kind
                 self._scrubbers.clear()

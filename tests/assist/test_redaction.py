@@ -326,3 +326,20 @@ def test_a_unit_word_in_a_question_does_not_hide_its_topic():
 def test_a_dollar_before_groups_of_four_is_the_recognisers():
     assert kinds("$5457 5924") == [("card_number", "5457 5924")]
     assert kinds("It costs $5457.") == []
+
+
+def test_a_part_of_a_hidden_id_said_again_is_hidden_but_a_cards_last_four_is_not():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("My social security number is 471-09-2258.", 1.0))
+    assert redactor.transcript(final("Ending in 2258, got it.", 4.0, Speaker.AGENT)).store.text == (
+        "Ending in [national id], got it."
+    )
+    redactor.transcript(final("The card is 4929 4061 7253 0866.", 7.0))
+    readback = redactor.transcript(final("Thanks, the card ending 0866.", 10.0, Speaker.AGENT))
+    assert readback.store.text == "Thanks, the card ending 0866."
+
+
+def test_an_order_number_read_over_two_finals_stays():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("The order number is 6631", 1.0))
+    assert redactor.transcript(final("0092 7714.", 3.0)).store.text == "0092 7714."
