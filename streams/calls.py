@@ -310,9 +310,21 @@ class CallRegistry:
         self._language = language
         self._max_calls = max_calls
         self._live: dict[str, CallSession] = {}
+        self._none_live = asyncio.Event()
+        self._none_live.set()
 
     def __len__(self) -> int:
         return len(self._live)
+
+    async def none_live(self) -> None:
+        """Returns once no call is live (draining waits on it)."""
+        await self._none_live.wait()
+
+    @property
+    def full(self) -> bool:
+        """A new call would be refused as busy."""
+        capped = bool(self._max_calls) and len(self._live) >= self._max_calls
+        return capped or self._voice.scheduler.overloaded
 
     def live(self, call_id: str) -> CallSession | None:
         """The call's session when it is live on this process."""
@@ -337,6 +349,7 @@ class CallRegistry:
             self._privacy,
         )
         self._live[start.call_id] = session
+        self._none_live.clear()
         return session
 
     async def close(self, session: CallSession, stop: CallStop) -> None:
@@ -346,6 +359,8 @@ class CallRegistry:
             await session.close(stop)
         finally:
             self._live.pop(session.call_id, None)
+            if not self._live:
+                self._none_live.set()
         if not session.recorded and self._erase is not None:
             await self._erase_unrecorded(session.call_id)
         log.info(

@@ -193,16 +193,22 @@ def _serve(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         service = Service(config)
         port = await service.start()
         print(f"callassist listening on http://{config.server.host}:{port}", flush=True)
-        stop = asyncio.Event()
+        stopped_by: asyncio.Future[signal.Signals] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+            loop.add_signal_handler(sig, _settle, stopped_by, sig)
+        # SIGTERM (a deploy, systemd, Kubernetes) drains; Ctrl-C stops now
+        drain_s = config.server.drain_s if await stopped_by == signal.SIGTERM else 0.0
         logging.getLogger(__name__).info("shutting down: finishing live calls")
-        await service.stop()
+        await service.stop(drain_s)
 
     asyncio.run(run())
     return 0
+
+
+def _settle(future: asyncio.Future[signal.Signals], sig: signal.Signals) -> None:
+    if not future.done():
+        future.set_result(sig)
 
 
 def _link(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -250,7 +256,7 @@ def _purge(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def _erase(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Erases each call in turn; one that is unknown or live is named, and the exit is 1."""
-    from streams.store import CallIsLive, CallNotFound
+    from streams.storage import CallIsLive, CallNotFound
 
     store = _open_store(_erasure_config(args, environ))
     refused = 0

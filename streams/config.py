@@ -19,6 +19,10 @@
     [audiohook]  client_secret (verify Genesys request signatures), supported_languages
     [privacy]    policy_file, keep_last_four, max_pause_s (redaction and pause for payment)
     [retention]  days, purge_every_s (purge of ended calls; erasure is `callassist erase`)
+    [store]      url ("" = SQLite in data_dir; postgresql://... for several nodes)
+    [bus]        url ("" = in-process; redis://... for several nodes), call_stream_events,
+                 feed_stream_events, max_unsent
+    [cluster]    node, lease_s, sweep_every_s (several nodes: see streams/cluster.py)
 
 Every key can also be set as CALLASSIST_<SECTION>_<KEY>, nested sections joined the
 same way: CALLASSIST_ASR_MODEL=base, CALLASSIST_SERVER_PORT=9000,
@@ -86,6 +90,9 @@ class ServerOptions:
     idle_timeout_s: float = 60.0  # an ingest socket with no message for this long closes (0 = off)
     max_connections: int = 1000  # open websockets in all (0 = no cap)
     max_connections_per_client: int = 100  # open websockets per client address (0 = no cap)
+    # SIGTERM: how long live calls may go on before they are ended (server_shutdown) and
+    # their platforms reconnect elsewhere; new calls are refused, /readyz is 503, meanwhile.
+    drain_s: float = 30.0
 
     def __post_init__(self) -> None:
         for origin in self.allowed_origins:
@@ -101,7 +108,7 @@ class ServerOptions:
                 f"frame_ancestors {self.frame_ancestors!r} is not a CSP source list "
                 "such as 'none' (with its quotes), 'self' or https://crm.example.com"
             )
-        for name in ("first_message_timeout_s", "idle_timeout_s"):
+        for name in ("first_message_timeout_s", "idle_timeout_s", "drain_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
 
@@ -153,6 +160,44 @@ class RetentionOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreOptions:
+    # "" = SQLite in data_dir (one node); postgresql://user:password@host:5432/db for
+    # several (streams/postgres.py creates and migrates its tables)
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("url must be empty (SQLite) or start with postgresql://")
+
+
+@dataclass(frozen=True, slots=True)
+class BusOptions:
+    # "" = in-process (one node); redis://host:6379/0 (rediss:// for TLS) for several
+    url: str = ""
+    call_stream_events: int = 2000  # a call's stream is trimmed to about this many events
+    feed_stream_events: int = 10000  # the alert feed's stream, likewise
+    max_unsent: int = 20000  # events kept while Redis is away (partials go first)
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("redis://", "rediss://")):
+            raise ValueError("url must be empty (in-process) or start with redis://")
+        for name in ("call_stream_events", "feed_stream_events", "max_unsent"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    node: str = ""  # this node's name, unique in the cluster; "" = host name and process id
+    lease_s: float = 10.0  # a node silent this long is dead: its live calls are ended
+    sweep_every_s: float = 5.0  # how often each node looks for dead nodes' calls
+
+    def __post_init__(self) -> None:
+        if self.lease_s < 3 or self.sweep_every_s <= 0:
+            raise ValueError("lease_s must be >= 3 and sweep_every_s > 0")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerOptions = field(default_factory=ServerOptions)
     asr: WhisperOptions = field(default_factory=WhisperOptions)
@@ -165,6 +210,16 @@ class Config:
     audiohook: AudioHookOptions = field(default_factory=AudioHookOptions)
     privacy: PrivacyOptions = field(default_factory=PrivacyOptions)
     retention: RetentionOptions = field(default_factory=RetentionOptions)
+    store: StoreOptions = field(default_factory=StoreOptions)
+    bus: BusOptions = field(default_factory=BusOptions)
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+
+    def __post_init__(self) -> None:
+        if self.bus.url and not self.store.url:
+            raise ValueError(
+                "[bus] url needs [store] url: nodes that share events must share one store "
+                "(PostgreSQL), or a desktop on one could not replay another's calls"
+            )
 
     @property
     def database_path(self) -> Path:

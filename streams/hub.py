@@ -1,10 +1,10 @@
-"""Numbers, stores and fans out every event: store first, then each subscriber.
+"""Stores every event, then hands it to the bus (streams/bus.py) for its subscribers.
 
-`publish` is synchronous on the event loop, so sequence numbers, storage order
-and delivery order are one and the same. A subscriber registers for live events
-and learns, in the same step, the last sequence number already stored: its
-backlog is everything after its `since` up to that number, read later off the
-event loop (`streams/store.py`), and its live queue holds everything after it.
+The store numbers each event as it stores it, and events are stored one at a time in
+publish order, so sequence numbers, storage order and delivery order are one and the
+same. A subscriber registers for live events and learns, in the same step, the last
+number its channel was offered: its backlog is everything after its `since` up to that
+number, read later off the event loop, and its live queue holds everything after it.
 So it can neither miss nor repeat an event, however long the backlog takes.
 
 A payload may come as `Views` (assist/redaction.py): the store's view is what is
@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
 import msgspec
 
@@ -36,56 +35,22 @@ from contract.events import (
     TranscriptPartial,
     type_name,
 )
-from streams.store import CallClosed, CallOpened, CallStatus, Store
+from streams.bus import SUBSCRIBER_QUEUE_MAX, Delivery, LocalBus, Subscription
+from streams.storage import (
+    CallClosed,
+    CallOpened,
+    CallStatus,
+    EventStore,
+    LiveCall,
+    Stored,
+    StoreUnavailable,
+)
 from voice.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBER_QUEUE_MAX = 10_000  # a desktop this far behind is cut off and resumes with since
 MAX_UNSTORED = 20_000  # events kept in memory while the store refuses writes
 RETRY_S = 1.0  # how often a refusing store is tried again when nothing new comes
-
-
-@dataclass(frozen=True, slots=True)
-class Backlog:
-    """Stored events a subscriber has not seen: after `since`, up to `upto`."""
-
-    since: int
-    upto: int
-    call_id: str | None = None  # None: the alert feed
-    partials: bool = True
-
-
-class Subscription:
-    """Events for one websocket: its backlog first (read by the sender), then live ones."""
-
-    def __init__(self, backlog: Backlog, audience: Audience = Audience.DESKTOP) -> None:
-        self.backlog = backlog
-        self.audience = audience
-        self.overflowed = False
-        self._live: list[str] = []
-        self._ready = asyncio.Event()
-
-    def offer(self, text: str) -> None:
-        if self.overflowed:
-            return
-        if len(self._live) >= SUBSCRIBER_QUEUE_MAX:
-            self.overflowed = True
-            log.warning("subscriber fell %d events behind; disconnecting it", SUBSCRIBER_QUEUE_MAX)
-        else:
-            self._live.append(text)
-        self._ready.set()
-
-    def take_live(self) -> list[str]:
-        """Live events offered since the last take, oldest first."""
-        taken, self._live = self._live, []
-        self._ready.clear()
-        return taken
-
-    async def next_live(self) -> list[str]:
-        """Waits for live events (or an overflow), then takes them."""
-        await self._ready.wait()
-        return self.take_live()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,28 +68,60 @@ class _Unstored:
 
 
 class Hub:
-    """Store first, then send. When the store fails (a full disk, an I/O error), events
-    wait here in publish order, unnumbered, and nobody sees them: `healthy` turns False
-    with the reason, and the hub retries every `RETRY_S`. Partials are the first to go
-    if the wait outgrows `MAX_UNSTORED` (the next one supersedes them), and every loss
-    is counted and logged. When the store comes back, the waiting events are stored and
-    sent in order, so no seq is skipped and no final is lost silently."""
+    """Store first, then send. When the store fails (a full disk, an I/O error, a database
+    server away), events wait here in publish order, unnumbered, and nobody sees them:
+    `healthy` turns False with the reason, and the hub retries every `RETRY_S`. Partials
+    are the first to go if the wait outgrows `MAX_UNSTORED` (the next one supersedes
+    them), and every loss is counted and logged. When the store comes back, the waiting
+    events are stored and sent in order, so no seq is skipped and no final is lost
+    silently.
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    An inline store (SQLite) is written on the event loop, so `publish` has stored the
+    event when it returns; any other is written by one thread of the hub's own, in
+    publish order, and the event is sent when its write returns."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        clock: Clock | None = None,
+        bus: LocalBus | None = None,
+        node: str = "",
+    ) -> None:
         self.store = store
+        self.node = node  # written into the records of the calls this process holds
+        self.bus = bus or LocalBus(store)
         self._clock = clock or SystemClock()
-        self._next_seq: dict[str, int] = {}
-        self._feed_seq = store.last_feed_seq()
-        self._call_subscribers: defaultdict[str, set[Subscription]] = defaultdict(set)
-        self._alert_subscribers: set[Subscription] = set()
         self._unstored: deque[_Unstored] = deque()
         self._retry: asyncio.TimerHandle | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: asyncio.Task[None] | None = None
         self.store_problem = ""  # why the store refuses writes; "" while it takes them
         self.lost_events = 0  # dropped while the store was away (partials first)
 
     @property
     def healthy(self) -> bool:
         return not self.store_problem
+
+    async def flush(self, timeout_s: float = 10.0) -> bool:
+        """Waits until every published event is stored and sent (shutdown); False if the
+        store did not take them in time."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                while self._unstored:
+                    if self._writing is not None:
+                        await asyncio.shield(self._writing)
+                    else:
+                        await asyncio.sleep(RETRY_S / 10)
+        except TimeoutError:
+            log.error(
+                "%d event(s) were never stored: the store refuses writes", len(self._unstored)
+            )
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     # --- calls ------------------------------------------------------------------------
     def start_call(self, call_id: str, started: CallStarted | Views[CallStarted]) -> bool:
@@ -135,7 +132,7 @@ class Hub:
             views = views.map(lambda s: msgspec.structs.replace(s, resumed=True))
         stored = views.store
         metadata = codec.encode_json(stored.metadata)
-        opened = CallOpened(stored.protocol.value, self._clock.iso(), metadata)
+        opened = CallOpened(stored.protocol.value, self._clock.iso(), metadata, self.node)
         self.publish(call_id, views, opened)
         return resumed
 
@@ -147,15 +144,17 @@ class Hub:
         self.publish(call_id, views, closed)
 
     def recover_interrupted_calls(self) -> list[str]:
-        """Closes the records of calls that were live when the process died."""
-        call_ids = self.store.live_call_ids()
-        for call_id in call_ids:
-            self.end_call(
-                call_id, CallEnded(self.store.audio_end_s(call_id), EndReason.INTERRUPTED)
-            )
-        if call_ids:
-            log.warning("closed %d call(s) interrupted by a restart", len(call_ids))
-        return call_ids
+        """Closes the records of calls that were live when the process died (one node:
+        every live call; on several, streams.cluster closes those of dead nodes)."""
+        return self.end_interrupted(self.store.live_calls())
+
+    def end_interrupted(self, calls: list[LiveCall]) -> list[str]:
+        for call in calls:
+            ended = CallEnded(self.store.audio_end_s(call.call_id), EndReason.INTERRUPTED)
+            self.end_call(call.call_id, ended)
+        if calls:
+            log.warning("closed %d interrupted call(s)", len(calls))
+        return [call.call_id for call in calls]
 
     # --- events -----------------------------------------------------------------------
     def publish(
@@ -164,62 +163,82 @@ class Hub:
         """Numbers, stores and sends `payload`, or keeps it until the store takes it."""
         views = payload if isinstance(payload, Views) else Views.same(payload)
         self._unstored.append(_Unstored(call_id, views, self._clock.iso(), status))
-        self._store_waiting()
+        if self.store.inline:
+            self._store_waiting()
+        elif self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write_waiting())
 
     def _store_waiting(self) -> None:
         while self._unstored:
+            waiting = self._unstored[0]
             try:
-                self._store(self._unstored[0])
-            except sqlite3.Error as exc:
+                stored = self._append(waiting)
+            except StoreUnavailable as exc:
                 self._store_failed(exc)
+                self._retry_later()
                 return
             self._unstored.popleft()
-        if self.store_problem:
-            lost = self.lost_events
-            log.warning("the store takes writes again (%d event(s) lost while away)", lost)
-            self.store_problem = ""
+            self._send(waiting, stored)
+        self._store_back()
 
-    def _store(self, waiting: _Unstored) -> None:
+    async def _write_waiting(self) -> None:
+        """The writer of a store that is not inline: one event at a time, in order."""
+        loop = asyncio.get_running_loop()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+        try:
+            while self._unstored:
+                waiting = self._unstored[0]
+                try:
+                    stored = await loop.run_in_executor(self._writer, self._append, waiting)
+                except StoreUnavailable as exc:
+                    self._store_failed(exc)
+                    await asyncio.sleep(RETRY_S)
+                    continue
+                if self._unstored and self._unstored[0] is waiting:
+                    self._unstored.popleft()
+                self._send(waiting, stored)
+            self._store_back()
+        finally:
+            self._writing = None
+
+    def _append(self, waiting: _Unstored) -> Stored:
         call_id, views = waiting.call_id, waiting.views
-        seq = self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1
-        texts: dict[tuple[Audience, int | None], str] = {}
-
-        def text_for(audience: Audience, feed_seq: int | None = None) -> str:
-            """The event as `audience` sees it, encoded once (views often are one object)."""
-            payload = views[audience]
-            same = next((a for a in Audience if views[a] is payload), audience)
-            if (same, feed_seq) not in texts:
-                event = Event(call_id, seq, waiting.ts, payload, feed_seq)
-                texts[(same, feed_seq)] = codec.encode(event)
-            return texts[(same, feed_seq)]
-
         in_feed = isinstance(views.store, ALERT_FEED_TYPES)
-        kind = type_name(type(views.store))
-        # durable before anyone sees it
-        feed_seq = self.store.append(
-            call_id,
-            seq,
-            kind,
-            text_for(Audience.STORE),
-            partial(text_for, Audience.STORE) if in_feed else None,
-            waiting.status,
-        )
-        self._next_seq[call_id] = seq + 1
-        if isinstance(waiting.status, CallClosed):
-            self._next_seq.pop(call_id, None)
-        for subscription in self._call_subscribers.get(call_id, ()):
-            subscription.offer(text_for(subscription.audience))
-        if feed_seq is not None:
-            self._feed_seq = feed_seq
-            for subscription in self._alert_subscribers:
-                subscription.offer(text_for(Audience.SUPERVISOR, feed_seq))
 
-    def _store_failed(self, exc: sqlite3.Error) -> None:
+        def encode(seq: int, feed_seq: int | None) -> str:
+            return codec.encode(Event(call_id, seq, waiting.ts, views.store, feed_seq))
+
+        kind = type_name(type(views.store))
+        return self.store.append(call_id, kind, encode, in_feed, waiting.status)
+
+    def _send(self, waiting: _Unstored, stored: Stored) -> None:
+        """Encodes each audience's view once (views are often one object) and hands the
+        event to the bus."""
+        call_id, views, seq = waiting.call_id, waiting.views, stored.seq
+        texts = views.map(lambda p: codec.encode(Event(call_id, seq, waiting.ts, p)))
+        feed_text = None
+        if stored.feed_seq is not None:
+            feed_text = codec.encode(
+                Event(call_id, seq, waiting.ts, views.supervisor, stored.feed_seq)
+            )
+        partial = isinstance(views.store, TranscriptPartial)
+        self.bus.publish(Delivery(call_id, seq, texts, stored.feed_seq, feed_text, partial))
+
+    def _store_failed(self, exc: StoreUnavailable) -> None:
         if not self.store_problem:
             log.error("the store refuses writes (%s): events wait in memory", exc)
         self.store_problem = f"store: {exc}"
         while len(self._unstored) > MAX_UNSTORED:
             self._shed_unstored()
+
+    def _store_back(self) -> None:
+        if self.store_problem:
+            lost = self.lost_events
+            log.warning("the store takes writes again (%d event(s) lost while away)", lost)
+            self.store_problem = ""
+
+    def _retry_later(self) -> None:
         if self._retry is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -232,10 +251,16 @@ class Hub:
         self._store_waiting()
 
     def _shed_unstored(self) -> None:
-        """Over the bound: drop the oldest partial, else the oldest event; count it."""
+        """Over the bound: drop the oldest partial, else the oldest event; count it. The
+        oldest is never the one a writer thread may be storing right now."""
+        first = 0 if self.store.inline else 1
         index = next(
-            (i for i, w in enumerate(self._unstored) if isinstance(w.payload, TranscriptPartial)),
-            0,
+            (
+                i
+                for i, w in enumerate(self._unstored)
+                if i >= first and isinstance(w.payload, TranscriptPartial)
+            ),
+            first,
         )
         dropped = self._unstored[index]
         del self._unstored[index]
@@ -248,6 +273,7 @@ class Hub:
                 extra={"call_id": dropped.call_id},
             )
 
+    # --- subscribers --------------------------------------------------------------------
     def subscribe_call(
         self,
         call_id: str,
@@ -257,36 +283,27 @@ class Hub:
     ) -> Subscription:
         """`partials=False` leaves stored partials out of the backlog (live ones still come):
         a page that opens late on a long call need not redraw every word twice."""
-        last = (self._next_seq.get(call_id) or self.store.last_seq(call_id) + 1) - 1
-        backlog = Backlog(since, max(since, last), call_id, partials)
-        subscription = Subscription(backlog, audience)
-        self._call_subscribers[call_id].add(subscription)
-        return subscription
+        last_stored = 0 if call_id in self.bus.calls else self.store.last_seq(call_id)
+        return self.bus.subscribe_call(call_id, since, partials, audience, last_stored)
 
     def subscribe_alerts(self, since: int | None = None) -> Subscription:
         """Live alert-feed events; with `since`, the stored feed after it first."""
-        start = self._feed_seq if since is None else min(since, self._feed_seq)
-        subscription = Subscription(Backlog(start, self._feed_seq), Audience.SUPERVISOR)
-        self._alert_subscribers.add(subscription)
-        return subscription
+        return self.bus.subscribe_alerts(since)
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        self._alert_subscribers.discard(subscription)
-        call_id = subscription.backlog.call_id
-        if call_id is not None and call_id in self._call_subscribers:
-            self._call_subscribers[call_id].discard(subscription)
-            if not self._call_subscribers[call_id]:
-                del self._call_subscribers[call_id]
+        self.bus.unsubscribe(subscription)
 
     async def backlog_pages(self, subscription: Subscription) -> AsyncIterator[list[str]]:
         """The subscription's stored backlog, page by page, read off the event loop."""
         backlog = subscription.backlog
-        reader = self.store.reader
         if backlog.call_id is None:
-            pages = reader.iter_feed_pages(backlog.since, backlog.upto)
+            pages = self.store.iter_feed_pages(backlog.since, backlog.upto)
         else:
-            pages = reader.iter_event_pages(
+            pages = self.store.iter_event_pages(
                 backlog.call_id, backlog.since, backlog.upto, backlog.partials
             )
         async for page in pages:
             yield [text for _, text in page]
+
+
+__all__ = ["SUBSCRIBER_QUEUE_MAX", "Hub", "Subscription"]

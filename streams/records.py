@@ -7,7 +7,6 @@ thread (see `Store.reader`): a two-hour call's record never stalls live calls.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, assert_never
 
 import msgspec
@@ -29,13 +28,12 @@ from contract.events import (
     TranscriptPartial,
     Translation,
 )
-from streams.store import read_call
 
 
-def read_record(db: sqlite3.Connection, call_id: str) -> bytes | None:
-    """The call's record as JSON: its row, transcript, every event but partials, and the
-    co-pilot's view (intent, summary, sentiment timeline, suggestions, cues, alerts)."""
-    stored = read_call(db, call_id)
+def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None:
+    """A stored call (`EventStore.read_call`) as its record in JSON: its row, transcript,
+    every event but partials, and the co-pilot's view (intent, summary, sentiment
+    timeline, suggestions, cues, alerts)."""
     if stored is None:
         return None
     row, bodies = stored

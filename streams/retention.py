@@ -3,7 +3,7 @@
 `Retention` belongs to the service: `start()` runs the purge every
 `[retention] purge_every_s` while `days > 0` (the first run FIRST_RUN_AFTER_S after start),
 and `erase(call_id)` serves the HTTP erase. `callassist purge` and `callassist erase`
-use the same `Store` methods from the command line (`age_s` reads their `--older-than`).
+use the same `EventStore` methods from the command line (`age_s` reads their `--older-than`).
 
 The deletes, the vacuum and the WAL checkpoint run in worker threads on the store's
 erasing connection (why, in `streams.store._Eraser`): the event loop only waits if it
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from streams.config import RetentionOptions
 from streams.errors import StreamsError
-from streams.store import Erasure, Store
+from streams.storage import Erasure, EventStore
 from voice.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Retention:
 
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         options: RetentionOptions,
         clock: Clock | None = None,
         *,
@@ -132,7 +132,7 @@ class Retention:
         try:
             for _ in range(WAL_RETRIES):
                 await self._sleep(WAL_RETRY_S)
-                if await self._in_thread(self._store.truncate_wal):
+                if await self._in_thread(self._store.reclaim):
                     log.info("retention: the WAL is truncated: erased pages are gone from it")
                     return
             log.warning("retention: the WAL is still not truncated; readers keep it busy")

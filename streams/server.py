@@ -2,7 +2,7 @@
 
 Routes (see README): ws /v1/ingest, /v1/twilio, /v1/audiohook, /v1/fork, /v1/webrtc;
 ws /v1/calls/{id}/events, ws /v1/alerts; GET /desktop, /supervisor, /softphone, /static/*;
-GET /healthz, /metrics, /v1/calls, /v1/calls/{id}, /v1/calls/{id}/link.
+GET /healthz, /readyz, /metrics, /v1/calls, /v1/calls/{id}, /v1/calls/{id}/link.
 
 Who may open what is `streams.access`'s to say; this module asks it about every request
 (and refuses to start a configuration it calls unsafe), then enforces the connection
@@ -18,6 +18,7 @@ anyone allowed to read that call (streams/controls.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
 import os
@@ -55,7 +56,9 @@ from streams.access import (
     security_headers,
 )
 from streams.assisting import AssistRuntime
+from streams.backends import node_name, open_bus, open_store
 from streams.calls import CallRegistry, Voice
+from streams.cluster import Cluster
 from streams.config import Config
 from streams.controls import CallControls
 from streams.errors import ConfigError
@@ -74,8 +77,9 @@ from streams.protocols.base import CallStop
 from streams.protocols.fork import SUBPROTOCOLS
 from streams.protocols.signature import verify_request
 from streams.records import read_record
+from streams.redisbus import RedisBus
 from streams.retention import Retention
-from streams.store import CallIsLive, CallNotFound, Store, read_calls
+from streams.storage import CallIsLive, CallNotFound
 from streams.web import WebFiles
 from streams.webrtc import serve_peer
 from voice.decoding import Decoder
@@ -126,9 +130,13 @@ class Service:
         )
         self._clock = clock  # wall time, for link tokens
         self.privacy = load_privacy_policy(config)  # before anything opens: no silent default
-        self.store = Store(config.database_path)
+        self.node = node_name(config)
+        self.store = open_store(config)
         self.retention = Retention(self.store, config.retention)
-        self.hub = Hub(self.store)
+        self.bus = open_bus(config, self.store, self.node)
+        self.hub = Hub(self.store, bus=self.bus, node=self.node)
+        self.draining = False  # SIGTERM: new calls go elsewhere while live ones finish
+        self.cluster: Cluster | None = None  # on a shared bus: leases and dead nodes' calls
         self.engine = engine or LanguageRouter(config.asr)
         self.scheduler = DecodeScheduler(self.engine, config.scheduler)
         _warn_if_oversubscribed(config)
@@ -166,7 +174,12 @@ class Service:
     # --- lifecycle --------------------------------------------------------------------
     async def start(self) -> int:
         """Starts listening; returns the bound port (useful with port 0)."""
-        self.hub.recover_interrupted_calls()
+        await self.bus.start()  # raises, naming the URL, when the bus is out of reach
+        if isinstance(self.bus, RedisBus):
+            self.cluster = Cluster(self.bus, self.hub, self.config.cluster)
+            await self.cluster.start()  # ends the calls a previous life left, finds dead nodes
+        else:
+            self.hub.recover_interrupted_calls()
         options = self.config.server
         self._server = await serve(
             self._handle,
@@ -189,18 +202,43 @@ class Service:
             )
         return port
 
-    async def stop(self) -> None:
-        """Stops accepting first (a balancer then sends new calls elsewhere), finishes
-        every live call (decoding its last finals), then closes the other sockets."""
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Refuses new calls first (/readyz turns 503: a balancer sends them elsewhere),
+        gives live calls up to `drain_s` to end by themselves, then ends the rest
+        (decoding their last finals; their platforms may reconnect to another node and
+        resume), and closes the other sockets."""
+        self.draining = True
+        if drain_s > 0 and len(self.calls):
+            log.info("draining: %d live call(s), up to %.0f s", len(self.calls), drain_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.calls.none_live(), drain_s)
         if self._server is not None:
             self._server.close(close_connections=False)
         await self.calls.close_all(CallStop(EndReason.SERVER_SHUTDOWN))
+        await self.hub.flush()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
         await self.retention.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
+        await self.bus.stop()
         self.scheduler.close()
+        self.hub.close()
         self.store.close()
+
+    def not_ready(self) -> list[str]:
+        """Why this node should get no new calls now; empty when it should."""
+        reasons = []
+        if self.draining:
+            reasons.append("draining")
+        if not self.hub.healthy:
+            reasons.append(self.hub.store_problem)
+        if not self.bus.healthy:
+            reasons.append(f"bus: {self.bus.problem}")
+        if self.calls.full:
+            reasons.append("at max_calls")
+        return reasons
 
     # --- HTTP and handshake -------------------------------------------------------------
     def _route(self, request: Request) -> Route | Response:
@@ -227,7 +265,7 @@ class Service:
             return Route("link", path, Resource.LINK, match["call_id"])
         if path == "/v1/calls":
             return Route("http", path, Resource.CALLS)
-        if path in ("/healthz", "/metrics"):
+        if path in ("/healthz", "/readyz", "/metrics"):
             return Route("http", path)
         if WebFiles.is_web_path(path):
             return Route("page", path)
@@ -296,6 +334,9 @@ class Service:
         decision = self.access.decide(ask, self._clock())
         if isinstance(decision, Refusal):
             return self.refused(connection, route.path, decision)
+        if self.draining and route.kind in ("ingest", "webrtc"):
+            refusal = Refusal(503, "draining", "this node is shutting down: connect to another")
+            return self.refused(connection, route.path, refusal)
         if route.kind in _WEBSOCKET_KINDS:
             reason = self.limits.refusal(client_address(connection))
             if reason is not None:
@@ -374,17 +415,23 @@ class Service:
             return _json_response(
                 http.HTTPStatus.OK, {"status": "ok", "live_calls": len(self.calls)}
             )
+        if path == "/readyz":
+            reasons = self.not_ready()
+            if reasons:
+                answer = {"status": "not_ready", "reasons": reasons}
+                return _json_response(http.HTTPStatus.SERVICE_UNAVAILABLE, answer)
+            return _json_response(http.HTTPStatus.OK, {"status": "ready", "node": self.node})
         if path == "/metrics":
             body = self.metrics.render()
             headers = Headers([("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
             return Response(200, "OK", headers, body)
         if path == "/v1/calls":
-            calls = await self.store.reader.read(read_calls)
+            calls = await self.store.list_calls()
             return _json_response(http.HTTPStatus.OK, {"calls": calls})
         match = _CALL_PATH.match(path)
         assert match is not None
         call_id = match["call_id"]
-        record = await self.store.reader.read(lambda db: read_record(db, call_id))
+        record = read_record(await self.store.read_call(call_id))
         if record is None:
             return _json_response(http.HTTPStatus.NOT_FOUND, {"error": "no such call"})
         return _bytes_response(http.HTTPStatus.OK, record)

@@ -31,12 +31,23 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from streams.errors import StreamsError
+from streams.storage import (
+    CallClosed,
+    CallIsLive,
+    CallNotFound,
+    CallOpened,
+    CallStatus,
+    Encode,
+    Erasure,
+    LiveCall,
+    Stored,
+    StoreUnavailable,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -48,7 +59,8 @@ CREATE TABLE IF NOT EXISTS calls (
     end_reason  TEXT,
     duration_s  REAL NOT NULL DEFAULT 0,
     last_seq    INTEGER NOT NULL DEFAULT 0,
-    metadata    TEXT NOT NULL DEFAULT '{}'
+    metadata    TEXT NOT NULL DEFAULT '{}',
+    node        TEXT NOT NULL DEFAULT ''  -- the service node that holds a live call
 );
 CREATE TABLE IF NOT EXISTS events (
     call_id TEXT NOT NULL,
@@ -90,56 +102,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class CallNotFound(StreamsError):
-    """Erasure: no call with this id is stored."""
-
-    def __init__(self, call_id: str) -> None:
-        super().__init__(f"no call {call_id!r} is stored")
-        self.call_id = call_id
-
-
-class CallIsLive(StreamsError):
-    """Erasure: the call is still live; it can be erased once it has ended."""
-
-    def __init__(self, call_id: str) -> None:
-        super().__init__(f"call {call_id!r} is live: erase it once it has ended")
-        self.call_id = call_id
-
-
-@dataclass(frozen=True, slots=True)
-class Erasure:
-    """What an erasure or a purge removed: ids and counts, never what was said."""
-
-    call_ids: tuple[str, ...]
-    events: int  # event rows deleted
-    feed_rows: int  # alert-feed rows deleted
-    # False: readers kept the WAL busy through every retry, so its file may still hold the
-    # erased pages until a later checkpoint truncates it (`Store.truncate_wal`); logged.
-    wal_truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CallOpened:
-    """A call.started opens (or reopens) the call's record."""
-
-    protocol: str
-    started_at: str
-    metadata: str  # JSON
-
-
-@dataclass(frozen=True, slots=True)
-class CallClosed:
-    """A call.ended closes it."""
-
-    ended_at: str
-    reason: str
-    duration_s: float
-
-
-CallStatus = CallOpened | CallClosed
-
-
 class Store:
+    """The embedded engine (streams.storage.EventStore): one file, one process."""
+
+    inline = True  # a local write: appends run on the event loop
+
     def __init__(self, path: Path, *, synchronous_full: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -148,6 +115,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous_full else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
+        _add_node_column(self._db)
         _convert_for_erasure(self._db, path)
         self.reader = StoreReader(path)
         self._eraser = _Eraser(path)
@@ -187,7 +155,7 @@ class Store:
         truncated = self._eraser.reclaim()  # also when none: a WAL left behind goes now
         return Erasure(tuple(purged), events, feed_rows, truncated)
 
-    def truncate_wal(self) -> bool:
+    def reclaim(self) -> bool:
         """Checkpoints the whole WAL into the database and truncates it to nothing; False
         when readers kept it busy through every retry."""
         return self._eraser.truncate_wal()
@@ -196,28 +164,39 @@ class Store:
     def append(
         self,
         call_id: str,
-        seq: int,
         event_type: str,
-        body: str,
-        feed: Callable[[int], str] | None = None,
+        encode: Encode,
+        in_feed: bool = False,
         status: CallStatus | None = None,
-    ) -> int | None:
-        """Stores one event in one transaction, with what goes with it: the call's status
-        change (`status`: a call.started opens the record, a call.ended closes it) and,
-        with `feed` (the event's text given its feed_seq), its place in the alert feed,
-        whose feed_seq it returns. Raises sqlite3.Error and stores nothing on failure."""
+    ) -> Stored:
+        try:
+            return self._append(call_id, event_type, encode, in_feed, status)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
+
+    def _append(
+        self,
+        call_id: str,
+        event_type: str,
+        encode: Encode,
+        in_feed: bool,
+        status: CallStatus | None,
+    ) -> Stored:
         with self._db:
             self._db.execute("BEGIN")
             if isinstance(status, CallOpened):
                 self._db.execute(
-                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata) "
-                    "VALUES (?, ?, 'live', ?, ?) ON CONFLICT(call_id) DO UPDATE SET "
-                    "status='live', ended_at=NULL, end_reason=NULL",
-                    (call_id, status.protocol, status.started_at, status.metadata),
+                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata, node) "
+                    "VALUES (?, ?, 'live', ?, ?, ?) ON CONFLICT(call_id) DO UPDATE SET "
+                    "status='live', ended_at=NULL, end_reason=NULL, node=excluded.node",
+                    (call_id, status.protocol, status.started_at, status.metadata, status.node),
                 )
+            seq = self.last_seq(call_id) + 1
+            feed_seq = self.last_feed_seq() + 1 if in_feed else None
+            text = encode(seq, None)
             self._db.execute(
                 "INSERT INTO events (call_id, seq, type, body) VALUES (?, ?, ?, ?)",
-                (call_id, seq, event_type, body),
+                (call_id, seq, event_type, text),
             )
             self._db.execute("UPDATE calls SET last_seq=? WHERE call_id=?", (seq, call_id))
             if isinstance(status, CallClosed):
@@ -226,14 +205,19 @@ class Store:
                     "WHERE call_id=?",
                     (status.ended_at, status.reason, status.duration_s, call_id),
                 )
-            if feed is None:
-                return None
-            feed_seq = self.last_feed_seq() + 1
-            self._db.execute(
-                "INSERT INTO feed (feed_seq, call_id, seq, body) VALUES (?, ?, ?, ?)",
-                (feed_seq, call_id, seq, feed(feed_seq)),
-            )
-            return feed_seq
+            if feed_seq is not None:
+                self._db.execute(
+                    "INSERT INTO feed (feed_seq, call_id, seq, body) VALUES (?, ?, ?, ?)",
+                    (feed_seq, call_id, seq, encode(seq, feed_seq)),
+                )
+            return Stored(seq, feed_seq)
+
+    def claim_call(self, call_id: str, from_node: str, to_node: str) -> bool:
+        cursor = self._db.execute(
+            "UPDATE calls SET node=? WHERE call_id=? AND node=? AND status='live'",
+            (to_node, call_id, from_node),
+        )
+        return cursor.rowcount == 1
 
     # --- short reads (indexed, one row): fine on the event loop ---------------------------
     def last_seq(self, call_id: str) -> int:
@@ -267,8 +251,24 @@ class Store:
             is not None
         )
 
-    def live_call_ids(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT call_id FROM calls WHERE status='live'")]
+    def live_calls(self) -> list[LiveCall]:
+        rows = self._db.execute("SELECT call_id, node FROM calls WHERE status='live'")
+        return [LiveCall(str(call_id), str(node)) for call_id, node in rows]
+
+    # --- long reads, in the reader's thread ------------------------------------------------
+    def iter_event_pages(
+        self, call_id: str, since: int, upto: int, partials: bool = True
+    ) -> AsyncIterator[list[tuple[int, str]]]:
+        return self.reader.iter_event_pages(call_id, since, upto, partials)
+
+    def iter_feed_pages(self, since: int, upto: int) -> AsyncIterator[list[tuple[int, str]]]:
+        return self.reader.iter_feed_pages(since, upto)
+
+    async def list_calls(self, limit: int = 200) -> list[dict[str, Any]]:
+        return await self.reader.read(partial(read_calls, limit=limit))
+
+    async def read_call(self, call_id: str) -> tuple[dict[str, Any], list[str]] | None:
+        return await self.reader.read(partial(read_call, call_id=call_id))
 
     # --- whole reads, synchronous: for tests, tools and the reader's threads -------------
     def events_after(
@@ -443,6 +443,13 @@ class _Eraser:
         return int(busy) == 0
 
 
+def _add_node_column(db: sqlite3.Connection) -> None:
+    """Databases made before nodes were named get the column (a one-off, instant)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+    if "node" not in columns:
+        db.execute("ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT ''")
+
+
 def _prepare_erasure(db: sqlite3.Connection) -> None:
     """secure_delete on this connection, and auto_vacuum for a database not created yet
     (on an existing one it only takes effect after a VACUUM)."""
@@ -532,7 +539,7 @@ def _feed_page(db: sqlite3.Connection, after: int, upto: int) -> list[tuple[int,
 def read_calls(db: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:
     cursor = db.execute(
         "SELECT call_id, protocol, status, started_at, ended_at, end_reason, duration_s, "
-        "last_seq FROM calls ORDER BY started_at DESC LIMIT ?",
+        "last_seq, node FROM calls ORDER BY started_at DESC LIMIT ?",
         (limit,),
     )
     names = [d[0] for d in cursor.description]

@@ -134,13 +134,14 @@ def test_an_overloaded_recogniser_refuses_new_calls(tmp_path):
     class Overloaded:
         overloaded = True
 
-    hub = Hub(Store(tmp_path / "calls.sqlite3"))
+    store = Store(tmp_path / "calls.sqlite3")
+    hub = Hub(store)
     voice = Voice(Overloaded(), EnergyVad, StreamingOptions())  # type: ignore[arg-type]
     registry = CallRegistry(hub, voice, "en")
     with pytest.raises(CallRejected) as refused:
         registry.open(call_start("c3"), Protocol.NATIVE)
     assert refused.value.code == "busy"
-    assert hub.store.call_row("c3") is None  # nothing stored for a refused call
+    assert store.call_row("c3") is None  # nothing stored for a refused call
 
 
 async def test_times_after_a_gap_are_on_the_conversations_clock(tmp_path):

@@ -19,7 +19,7 @@ from contract.events import (
 )
 from streams.hub import RETRY_S, SUBSCRIBER_QUEUE_MAX, Hub, Subscription
 from streams.records import read_record
-from streams.store import Store
+from streams.store import Store, read_call
 
 
 @pytest.fixture
@@ -100,9 +100,10 @@ def test_restart_closes_calls_that_were_live_and_keeps_their_finals(tmp_path):
     first.start_call("a", started())
     first.publish("a", final("kept", 4.0))
     # the process dies here: no end_call
-    second = Hub(Store(path))
+    store = Store(path)
+    second = Hub(store)
     assert second.recover_interrupted_calls() == ["a"]
-    record = json.loads(read_record(second.store._db, "a") or b"null")
+    record = json.loads(read_record(read_call(store._db, "a")) or b"null")
     assert record is not None
     assert record["status"] == "ended" and record["end_reason"] == "interrupted"
     assert [t["text"] for t in record["transcript"]] == ["kept"]

@@ -35,7 +35,8 @@ from streams.errors import StreamsError
 from streams.hub import Hub
 from streams.records import read_record
 from streams.retention import DAY_S, Retention, age_s, cutoff_before
-from streams.store import CallIsLive, CallNotFound, Store
+from streams.storage import CallIsLive, CallNotFound
+from streams.store import Store
 from voice.clock import ManualClock
 
 MARKER = "QX7-ERASE-ME-4111"  # what the erased call said; never anywhere else
@@ -135,12 +136,12 @@ def test_erase_takes_events_stored_without_a_record_too(hub, tmp_path):
 async def test_readers_see_an_erased_call_gone(hub):
     talk(hub, "kept", KEEP, 1)
     talk(hub, "gone", MARKER, 20)
-    reader = hub.store.reader
-    assert await reader.read(lambda db: read_record(db, "gone")) is not None
-    hub.store.erase_call("gone")
-    assert await reader.read(lambda db: read_record(db, "gone")) is None
-    assert [page async for page in reader.iter_event_pages("gone", 0, 10_000)] == []
-    feed = [page async for page in reader.iter_feed_pages(0, 10_000)]
+    store = hub.store
+    assert read_record(await store.read_call("gone")) is not None
+    store.erase_call("gone")
+    assert read_record(await store.read_call("gone")) is None
+    assert [page async for page in store.iter_event_pages("gone", 0, 10_000)] == []
+    feed = [page async for page in store.iter_feed_pages(0, 10_000)]
     assert feed and MARKER not in json.dumps(feed)  # the other rows are there; not its own
 
 
@@ -224,7 +225,7 @@ def test_a_reader_holding_the_wal_delays_its_truncation_and_a_retry_finishes_it(
     assert "readers kept the WAL busy through 2 checkpoint attempts" in caplog.text
     reader.execute("COMMIT")
     reader.close()
-    assert hub.store.truncate_wal()
+    assert hub.store.reclaim()
     assert files_saying(tmp_path, MARKER) == []
 
 
