@@ -16,11 +16,18 @@ class LocalServer:
     """`python -m streams.cli serve --port 0` with its own data directory."""
 
     def __init__(
-        self, data_dir: Path, *extra: str, log_level: str = "WARNING", log_path: Path | None = None
+        self,
+        data_dir: Path,
+        *extra: str,
+        log_level: str = "WARNING",
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """`log_path`: the server's log goes there (else to this process's stderr)."""
+        """`log_path`: the server's log goes there (else to this process's stderr); `env`:
+        variables added to this process's (CALLASSIST_STORE_URL, ...)."""
         self.data_dir = data_dir
         self.extra = extra
+        self.env = env or {}
         self.log_level = log_level
         self.log_path = log_path
         self.process: subprocess.Popen[str] | None = None
@@ -40,7 +47,7 @@ class LocalServer:
             self.log_level,
             *self.extra,
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         log = self.log_path.open("a") if self.log_path else None
         try:
             self.process = subprocess.Popen(
@@ -64,6 +71,7 @@ class LocalServer:
         self.process.wait(KILL_WAIT_S)
 
     def stop(self) -> None:
+        """SIGTERM, as a deploy sends it: the service drains ([server] drain_s), then ends."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:

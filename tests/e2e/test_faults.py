@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from contract.events import CallEnded, EndReason, TranscriptFinal
 from streams.client import Recording, follow_events, native_messages, send_paced
@@ -164,7 +165,7 @@ async def try_a_new_call(server: LocalServer) -> dict:
         return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
 
-async def test_sigterm_stops_accepting_then_finishes_live_calls(tmp_path):
+async def test_sigterm_drains_new_calls_go_elsewhere_live_ones_finish(tmp_path):
     server = LocalServer(tmp_path).start()
     recording = Recording.from_wav(JFK)
     events = []
@@ -185,16 +186,30 @@ async def test_sigterm_stops_accepting_then_finishes_live_calls(tmp_path):
     streaming = asyncio.create_task(platform())
     try:
         await asyncio.wait_for(first_final.wait(), 60)
+        assert (await asyncio.to_thread(http_status, server.http + "/readyz")) == 200
         server.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
         await asyncio.sleep(0.3)
-        with pytest.raises(OSError):  # no longer listening: a balancer sends calls elsewhere
+        # still answering, so that a balancer learns to send new calls elsewhere
+        assert (await asyncio.to_thread(http_status, server.http + "/readyz")) == 503
+        with pytest.raises(InvalidStatus) as refused:
             async with connect(server.ws + "/v1/ingest", open_timeout=5):
                 pass
+        assert refused.value.response.status_code == 503
         await asyncio.wait_for(watcher, 60)
         await asyncio.gather(streaming, return_exceptions=True)
         assert await asyncio.to_thread(server.process.wait, 30) == 0  # type: ignore[union-attr]
     finally:
         server.stop()
     ended = events[-1].payload
-    assert isinstance(ended, CallEnded) and ended.reason is EndReason.SERVER_SHUTDOWN
-    assert any(isinstance(e.payload, TranscriptFinal) for e in events)
+    # the live call was let finish: its platform said stop, within [server] drain_s
+    assert isinstance(ended, CallEnded) and ended.reason is EndReason.STOP
+    finals = [e.payload for e in events if isinstance(e.payload, TranscriptFinal)]
+    assert finals and finals[-1].t_end > recording.duration_s - 3
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
