@@ -24,7 +24,7 @@ from voice.errors import VoiceError
 
 if TYPE_CHECKING:
     from streams.config import Config
-    from streams.store import Store
+    from streams.storage import EventStore
 
 LOG_LEVEL_VARIABLE = "CALLASSIST_LOG_LEVEL"
 LOG_FORMAT_VARIABLE = "CALLASSIST_LOG_FORMAT"
@@ -283,14 +283,15 @@ def _erasure_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Con
     return load_config(args.config, environ, server={"data_dir": args.data_dir})
 
 
-def _open_store(config: Config) -> Store:
-    """The data directory's database; refused rather than created when it is not there."""
-    from streams.store import Store
+def _open_store(config: Config) -> EventStore:
+    """[store] url's database, else the data directory's, refused rather than created when
+    it is not there."""
+    from streams.backends import open_store
 
     path = config.database_path
-    if not path.is_file():
+    if not config.store.url and not path.is_file():
         raise StreamsError(f"no database at {path}: check --data-dir or [server] data_dir")
-    return Store(path)
+    return open_store(config)
 
 
 def _warn_if_wal_kept(truncated: bool) -> None:
