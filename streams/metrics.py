@@ -131,5 +131,18 @@ class Metrics:
             registry=self.registry,
         ).set_function(lost)
 
+    def watch_bus(self, healthy: Callable[[], bool], ready: Callable[[], bool]) -> None:
+        """Gauges of the bus to other nodes and of readiness, read when scraped."""
+        Gauge(
+            "callassist_bus_healthy",
+            "1 while the bus to other nodes takes events (always 1 on one node)",
+            registry=self.registry,
+        ).set_function(lambda: float(healthy()))
+        Gauge(
+            "callassist_ready",
+            "1 while this node takes new calls (GET /readyz is 200)",
+            registry=self.registry,
+        ).set_function(lambda: float(ready()))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -161,6 +161,7 @@ class Service:
             erase=self.retention.erase,
         )
         self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
+        self.metrics.watch_bus(lambda: self.bus.healthy, lambda: not self.not_ready())
         self.controls = CallControls(
             self.calls, self.metrics, config.server.max_errors_per_connection
         )
