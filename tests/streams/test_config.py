@@ -1,4 +1,5 @@
 import os
+import re
 import time
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from contract.codec import schema_text
 from contract.publish import published
 from contract.settings import SettingsError
+from streams.backends import safe_url
 from streams.cli import config_from_argv, main
 from streams.config import NOT_SETTINGS, load_config
 from streams.errors import ConfigError, StreamsError
@@ -348,3 +350,43 @@ def test_link_refusals_are_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("callassist: ") and message in err and err.count("\n") == 1
+
+
+def test_backends_come_from_their_urls_and_default_to_one_process():
+    config = load_config(
+        None,
+        {
+            "CALLASSIST_STORE_URL": "postgresql://callassist:pw@db:5432/callassist",
+            "CALLASSIST_BUS_URL": "redis://:pw@redis:6379/0",
+        },
+    )
+    assert config.store.url.startswith("postgresql://") and config.bus.url.startswith("redis://")
+    assert load_config(None, {}).store.url == load_config(None, {}).bus.url == ""
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"CALLASSIST_BUS_URL": "redis://r:6379/0"}, "[bus] url needs [store] url"),
+        ({"CALLASSIST_STORE_URL": "mysql://db/x"}, "start with postgresql://"),
+        (
+            {"CALLASSIST_STORE_URL": "postgresql://d/x", "CALLASSIST_BUS_URL": "nats://n"},
+            "redis://",
+        ),
+    ],
+)
+def test_a_backend_that_cannot_work_is_refused_at_start(environ: dict[str, str], message: str):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, environ)
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("postgresql://u:s3cret@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("redis://:s3cret@[::1]:6379/0", "redis://:***@[::1]:6379/0"),
+        ("redis://r:6379/0", "redis://r:6379/0"),
+    ],
+)
+def test_a_backend_url_in_a_message_hides_its_password(url: str, shown: str):
+    assert safe_url(url) == shown
