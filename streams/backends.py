@@ -45,13 +45,13 @@ def node_name(config: Config) -> str:
 
 
 def safe_url(url: str) -> str:
-    """`url` fit for a log line or an error: the password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """`url` fit for a log line or an error: the password replaced by ***, whatever else
+    is wrong with the URL."""
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port is not None else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    userinfo, host = netloc.rsplit("@", 1)
+    if ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(urlsplit(url)._replace(netloc=f"{user}:***@{host}"))

@@ -386,6 +386,7 @@ def test_a_backend_that_cannot_work_is_refused_at_start(environ: dict[str, str],
         ("postgresql://u:s3cret@db:5432/x", "postgresql://u:***@db:5432/x"),
         ("redis://:s3cret@[::1]:6379/0", "redis://:***@[::1]:6379/0"),
         ("redis://r:6379/0", "redis://r:6379/0"),
+        ("postgresql://u:s3c@ret@db:abc/x", "postgresql://u:***@db:abc/x"),
     ],
 )
 def test_a_backend_url_in_a_message_hides_its_password(url: str, shown: str):
