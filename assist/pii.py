@@ -10,8 +10,10 @@ keyword ("card", "security code", "expires", "social security", "order",
 ended one of the call's last finals (the agent's "and the security code?").
 The digit count only sets bounds (a code has 2-5 digits); a Luhn check is never
 required, because the recogniser's count is not to be trusted. Without any
-context, a run of 13+ digits is taken as a card number, an SSN-shaped one as a
-national id and a 10-11 digit one as a phone number.
+context, a run of 13+ digits is taken as a card number, an SSN-shaped one or one
+of 9 digits as a national id and a 10-12 digit one as a phone number; a final
+cut off on a card's first group ("It's 4716 22") is a card, and a number that
+goes on with the same speaker's last one is judged on their digits together.
 
 Dates (expiry, birth) are followed from their keyword; emails, IBANs, UK
 national insurance numbers and street addresses are matched by shape.
@@ -274,7 +276,7 @@ _CUES = (
     ),
     _cue(r"code|pin", PrivateKind.SECURITY_CODE, before=4, after=2),
     _cue(
-        r"expir\w*|exp(?:iry)?\.? date|valid (?:until|thru|through|till)|good thru"
+        r"expir\w*|exp(?:iry)?\.? date|(?:valid|good) (?:until|thru|through|till)"
         r"|gültig bis|ablaufdatum|vencimiento|caduca\w*",
         PrivateKind.EXPIRY_DATE,
     ),
@@ -390,6 +392,12 @@ _ID_BEFORE = re.compile(
     r"|serial|model)\b\W+(?:\w+\W+){0,2}$",
     re.I,
 )
+# An id's leading letters, spelled one by one or said together: "T W ", "JG-".
+_NINO_LETTERS = re.compile(r"\b[A-Z][ ,-]?[A-Z][ ,-]*$")
+_NINO_SUFFIX = re.compile(r"[ ,-]*[A-D]\b")
+# A card's first group: Visa 4, Mastercard 5 and 22-27, Amex, Diners and JCB 3, Discover 6;
+# never a year (19xx, 20xx).
+_CARD_GROUP = re.compile(r"(?:[3-6]\d|2[2-7])\d\d\b")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
 _CENTS = re.compile(r"\.\d\d(?!\d)")
 _DIGIT_BOUNDS: dict[PrivateKind, tuple[int, int]] = {
@@ -430,8 +438,10 @@ def _money_is_noise(count: int, groups: tuple[int, ...], context: Context) -> bo
     return count >= 12 or context not in (PrivateKind.PHONE, None, UNSET)
 
 
-def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
-    """The kind of personal data a run is, given its context (UNSET: none at all)."""
+def _judge(run: Run, context: Context, text: str, carried: int = 0) -> PrivateKind | None:
+    """The kind of personal data a run is, given its context (UNSET: none at all).
+    `carried`: digits of the same number said in the speaker's last final, which count
+    toward its length ("five two" / "six." is a three-digit code)."""
     count = len(run.digits)
     if _DECIMALS.search(text, 0, run.start):
         return None  # the cents of "$45.00", the 5 of "1.5"
@@ -450,12 +460,14 @@ def _judge(run: Run, context: Context, text: str) -> PrivateKind | None:
         if context is PrivateKind.SECURITY_CODE and count >= 12:
             return PrivateKind.CARD_NUMBER  # the code's keyword, then the card itself
         low, high = _DIGIT_BOUNDS.get(context, (1, 40))
-        return context if low <= count <= high else _unprompted(run, text)
+        return context if low <= count + carried <= high else _unprompted(run, text)
     return _unprompted(run, text)
 
 
 def _unprompted(run: Run, text: str) -> PrivateKind | None:
     if _SSN_SHAPE.fullmatch(text[run.start : run.end]):
+        return PrivateKind.NATIONAL_ID
+    if _spoken_nino(run, text):
         return PrivateKind.NATIONAL_ID
     if run.groups == (3, 2, 4):
         return PrivateKind.NATIONAL_ID  # an SSN read as it is written, in words too
@@ -464,11 +476,34 @@ def _unprompted(run: Run, text: str) -> PrivateKind | None:
     return _unprompted_count(len(run.digits))
 
 
+def _cut_inside_card(run: Run, text: str) -> bool:
+    """The recogniser cut the final while a card was being read ("It's 4716 22" /
+    "01 8853 0049."): the final stops on the number, with no full stop, and the number
+    opens with a written group of four that a card may start with."""
+    return (
+        not text[run.end :].strip()
+        and _CARD_GROUP.match(text, run.start) is not None
+        and run.groups[:1] == (4,)
+    )
+
+
+def _spoken_nino(run: Run, text: str) -> bool:
+    """A UK national insurance number read out: two letters, six digits (often in words),
+    a letter A-D ("T W nine eight, two two, six one, A")."""
+    return (
+        len(run.digits) == 6
+        and _NINO_LETTERS.search(text, 0, run.start) is not None
+        and _NINO_SUFFIX.match(text, run.end) is not None
+    )
+
+
 def _unprompted_count(count: int) -> PrivateKind | None:
     if count >= 13:
         return PrivateKind.CARD_NUMBER  # what else is read out 13+ digits long
     if 10 <= count <= 12:
         return PrivateKind.PHONE
+    if count == 9:
+        return PrivateKind.NATIONAL_ID  # an SSN run together (or a routing number: personal too)
     return None
 
 
@@ -538,6 +573,10 @@ def _date_after(text: str, tokens: list[_Token], mention: _Mention) -> tuple[int
         index += 1
     if first is None or last is None:
         return None
+    if mention.kind is PrivateKind.EXPIRY_DATE and not any(
+        t.digits for t in tokens[first : last + 1]
+    ):
+        return None  # "the old card expired in June": a card's expiry has a year
     return tokens[first].start, tokens[last].end
 
 
@@ -561,6 +600,8 @@ _SHAPES: tuple[tuple[PrivateKind, re.Pattern[str]], ...] = (
         PrivateKind.NATIONAL_ID,
         re.compile(r"\b[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]\b"),  # UK national insurance,
     ),
+    # ... with its letters run into the digits and a pause anywhere: "JG103-759D"
+    (PrivateKind.NATIONAL_ID, re.compile(r"\b[A-Z]{2}[ -]?(?:\d[ -]?){6}[A-D]\b")),
     (
         PrivateKind.ADDRESS,
         re.compile(
@@ -585,11 +626,14 @@ class Lead:
     digits: int
 
 
-def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[Span]:
+def find(
+    text: str, primed: Context = UNSET, lead: Lead | None = None, *, transcript: bool = True
+) -> list[Span]:
     """Personal data in `text`, in order, not overlapping. `primed` is the context the
     call's last finals left (`last_context`): it judges a run that has none of its own.
     `lead`: the same speaker's last final ended on a number; a number that opens this
-    one continues it ("It's 4024 00" / "71 8834 55" / "12.")."""
+    one continues it ("It's 4024 00" / "71 8834 55" / "12."). `transcript`: the text is a
+    recogniser's, which may stop inside a number (not a platform's metadata value)."""
     tokens = _tokens(text)
     mentions = _bank_accounts(_mentions(text, tokens), text, primed)
     spans: list[Span] = []
@@ -615,10 +659,8 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
         context = _context_of(run, mentions, found, text)
         if context is UNSET:
             context = _inherited(run, previous, lead, primed, spans)
-        judged = _judge(run, context, text)
-        if judged is None and lead is not None and run.first <= 1:
-            judged = _unprompted_count(len(run.digits) + lead.digits)
-        if judged is None or (judged is PrivateKind.PHONE and _OURS.search(text, 0, run.start)):
+        judged = _judge_spoken(run, context, text, lead, transcript)
+        if judged is None or _companys(judged, context, text, run):
             continue
         start, end = run.start, run.end
         if judged in (PrivateKind.EXPIRY_DATE, PrivateKind.DATE_OF_BIRTH):
@@ -630,18 +672,47 @@ def find(text: str, primed: Context = UNSET, lead: Lead | None = None) -> list[S
     return merge(spans, text)
 
 
+def _judge_spoken(
+    run: Run, context: Context, text: str, lead: Lead | None, transcript: bool
+) -> PrivateKind | None:
+    """`_judge`, with what a transcript adds: the number the speaker's last final ended on,
+    which this one may finish, and a final the recogniser cut inside a card."""
+    carried = lead.digits if lead is not None and run.first <= 1 else 0
+    judged = _judge(run, context, text, carried)
+    if judged is None and carried:
+        return _unprompted_count(len(run.digits) + carried)
+    if judged is None and transcript and context is UNSET and _cut_inside_card(run, text):
+        return PrivateKind.CARD_NUMBER
+    return judged
+
+
+def _companys(judged: PrivateKind, context: Context, text: str, run: Run) -> bool:
+    """A number of the company's ("our fraud team is on 0800 123 4567"): a phone number,
+    or any number that no keyword names."""
+    ours = judged is PrivateKind.PHONE or context is UNSET
+    return ours and _OURS.search(text, 0, run.start) is not None
+
+
 def _bank_accounts(mentions: list[_Mention], text: str, primed: Context) -> list[_Mention]:
-    """ "Account" is the company's account number, unless the talk is of banks: "sort code
-    40-47-84, account 70872490"."""
-    banking = primed is PrivateKind.BANK_ACCOUNT
-    if not banking and all(m.kind is not PrivateKind.BANK_ACCOUNT for m in mentions):
-        return mentions
+    """ "Account" is the company's account number, unless the talk is of banks: the last
+    finals' ("the routing number?" ... "and the account number?"), or a bank keyword in
+    its sentence ("sort code 40-47-84, account 70872490", but not "your Acme account is
+    AC-30291. Which bank account ...")."""
+    banks = [m for m in mentions if m.kind is PrivateKind.BANK_ACCOUNT]
     return [
         dataclasses.replace(m, kind=PrivateKind.BANK_ACCOUNT)
-        if m.kind is None and text[m.start : m.end].lower().startswith("account")
+        if m.kind is None
+        and text[m.start : m.end].lower().startswith("account")
+        and (primed is PrivateKind.BANK_ACCOUNT or any(_same_sentence(m, b, text) for b in banks))
         else m
         for m in mentions
     ]
+
+
+def _same_sentence(one: _Mention, other: _Mention, text: str) -> bool:
+    """No sentence ends between two mentions."""
+    start, end = min(one.end, other.end), max(one.start, other.start)
+    return _SENTENCE_END.search(text, start, end) is None
 
 
 def _inherited(
@@ -672,6 +743,8 @@ def _widen_letters(text: str, tokens: list[_Token], run: Run) -> tuple[int, int]
     after = tokens[run.last + 1] if run.last + 1 < len(tokens) else None
     if before and len(before.word) <= 2 and text[before.start : before.end].isupper():
         start = before.start if _RUN_GAP.fullmatch(text[before.end : run.start]) else start
+    if letters := _NINO_LETTERS.search(text, 0, run.start):
+        start = min(start, letters.start())  # "T W nine eight ...": both letters
     if after and len(after.word) == 1 and text[after.start : after.end].isupper():
         end = after.end if _RUN_GAP.fullmatch(text[run.end : after.start]) else end
     return start, end
@@ -739,11 +812,13 @@ def trailing(text: str, spans: list[Span]) -> Lead | None:
     return Lead(kind, len(last.digits))
 
 
-def last_context(text: str) -> Context:
+def last_context(text: str, primed: Context = UNSET) -> Context:
     """What the last keyword of a final says, for the finals that follow it ("and the
-    security code?" -> SECURITY_CODE); UNSET when it has none."""
+    security code?" -> SECURITY_CODE); UNSET when it has none. `primed`: the context the
+    call was in, which says whose "account" it is."""
     tokens = _tokens(text)
+    mentions = _bank_accounts(_mentions(text, tokens), text, primed)
     # Units and times ("dollars", "am") speak of the number beside them, not of the topic:
     # "What's the number on the card, ma'am?" is about the card.
-    topics = [m for m in _mentions(text, tokens) if m.before > _ADJACENT]
+    topics = [m for m in mentions if m.before > _ADJACENT]
     return topics[-1].kind if topics else UNSET

@@ -304,7 +304,7 @@ class CallRedactor:
     def _after_final(self, final: TranscriptFinal, spans: list[pii.Span]) -> None:
         """The context this final leaves for the next: its own last keyword, else the
         old one while it keeps being used (a card read over several finals)."""
-        context = pii.last_context(final.text)
+        context = pii.last_context(final.text, self._prime)
         if context is not pii.UNSET:
             self._prime, self._prime_t, self._prime_finals = context, final.t_end, PRIME_FOR_FINALS
             self._leads.clear()  # a new question: what anyone said before is not continued
@@ -397,7 +397,8 @@ def _scrub_metadata(
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return value
     text = str(value)
-    spans = [s for s in pii.find(text, pii.last_context(key.replace("_", " "))) if s.kind in hidden]
+    context = pii.last_context(key.replace("_", " "))
+    spans = [s for s in pii.find(text, context, transcript=False) if s.kind in hidden]
     return redact_text(text, spans, keep_four)[0] if spans else value
 
 

@@ -343,3 +343,101 @@ def test_an_order_number_read_over_two_finals_stays():
     redactor = CallRedactor(Policy.load())
     redactor.transcript(final("The order number is 6631", 1.0))
     assert redactor.transcript(final("0092 7714.", 3.0)).store.text == "0092 7714."
+
+
+# --- what recognisers and callers do that the corpus showed -------------------------------
+def test_a_digit_that_finishes_the_callers_last_number_is_judged_with_it():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("And the CVV, please?", 1.0, Speaker.AGENT))
+    redactor.transcript(final("eight one", 4.0))
+    assert redactor.transcript(final("three.", 6.0)).store.text == "[security code]."
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # letters spelled out, digits as words
+        (
+            "That's N R seven one, four four, zero nine, B.",
+            [("national_id", "N R seven one, four four, zero nine, B")],
+        ),
+        # letters run into the digits, a hyphen where the caller paused
+        ("my NI number is AB123-456C", [("national_id", "AB123-456C")]),
+        ("It's PX 40 1922 D", [("national_id", "PX 40 1922 D")]),
+    ],
+)
+def test_a_national_insurance_number_as_recognisers_write_it(text, found):
+    assert kinds(text) == found
+
+
+def test_a_month_with_no_year_is_no_expiry_date():
+    assert kinds("The old card expired in June, so they sent a new one.") == []
+    assert kinds("It expires in June 2029.") == [("expiry_date", "June 2029")]
+
+
+def test_a_final_cut_inside_a_card_number_is_redacted_before_the_rest_comes():
+    redactor = CallRedactor(Policy.load())
+    texts = ["Yeah it's 5321 40", "87 6612 0934."]
+    stored = [redactor.transcript(final(t, 1.0 + i * 2)).store.text for i, t in enumerate(texts)]
+    assert stored == ["Yeah it's [card number]", "[card number]."]
+    redactor = CallRedactor(Policy.load())
+    turns = [(Speaker.CUSTOMER, "3714"), (Speaker.AGENT, "Uh-huh."), (Speaker.CUSTOMER, "6622")]
+    stored = [
+        redactor.transcript(final(t, i * 2.0, who)).store.text for i, (who, t) in enumerate(turns)
+    ]
+    assert stored == ["[card number]", "Uh-huh.", "[card number]"]
+    # a platform's value is whole, never cut short
+    started = CallStarted(Protocol.NATIVE, ("en",), (Speaker.CUSTOMER,), metadata={"port": 5060})
+    assert redactor.started(started).store.metadata == {"port": 5060}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We moved here in 2019",  # a year: no card starts 19 or 20
+        "It was 2012 or so",
+        "I think it was 4500.",  # said to the end: no cut
+    ],
+)
+def test_a_number_that_ends_a_final_is_not_a_card_for_that_alone(text):
+    assert kinds(text) == []
+
+
+def test_nine_digits_with_no_keyword_are_an_id():
+    assert kinds("Sure, 512774093.") == [("national_id", "512774093")]
+    assert kinds("It cost $125000000.") == []
+
+
+def test_the_companys_own_number_in_groups_of_four_stays():
+    assert kinds("You can reach our claims desk on 0345 600 7788 any time.") == []
+
+
+def test_a_bank_keyword_turns_account_into_a_bank_account_only_in_its_sentence():
+    text = "Your Acme account is ZX-88102. What bank account do you want the money in?"
+    assert kinds(text) == []
+    assert kinds("The sort code is 20-32-06 and the account 41129937.") == [
+        ("bank_account", "20-32-06"),
+        ("bank_account", "41129937"),
+    ]
+
+
+def test_the_account_asked_for_after_a_routing_number_is_the_bank_account():
+    redactor = CallRedactor(Policy.load())
+    turns = [
+        (Speaker.AGENT, "Can you read me the routing number?"),
+        (Speaker.CUSTOMER, "026009593."),
+        (Speaker.AGENT, "Great, and then the account number?"),
+        (Speaker.CUSTOMER, "7730 1244 58."),
+    ]
+    stored = [
+        redactor.transcript(final(t, i * 3.0, who)).store.text for i, (who, t) in enumerate(turns)
+    ]
+    assert stored[1] == "[bank account]." and stored[3] == "[bank account]."
+    # with no talk of banks, "account" is the company's
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("What's the account number on your bill?", 1.0, Speaker.AGENT))
+    assert redactor.transcript(final("7730 1244 58.", 4.0)).store.text == "7730 1244 58."
+
+
+def test_good_till_is_an_expiry():
+    assert kinds("It's good till March of 2031.") == [("expiry_date", "March of 2031")]
