@@ -72,11 +72,13 @@ class RedisBus(LocalBus):
             "decode_responses": True,
             "socket_connect_timeout": CONNECT_TIMEOUT_S,
         }
-        # commands answer at once; readers block in XREAD, so no read timeout there
+        # commands answer at once; readers wait in XREAD up to BLOCK_MS for an answer
         self.redis = aioredis.Redis.from_url(
             options.url, socket_timeout=COMMAND_TIMEOUT_S, **common
         )
-        self._readers_redis = aioredis.Redis.from_url(options.url, **common)
+        self._readers_redis = aioredis.Redis.from_url(
+            options.url, socket_timeout=BLOCK_MS / 1000 + COMMAND_TIMEOUT_S, **common
+        )
         self._unsent: deque[Delivery] = deque()
         self._wake = asyncio.Event()
         self._all_sent = asyncio.Event()  # set whenever the buffer empties
