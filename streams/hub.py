@@ -35,7 +35,7 @@ from contract.events import (
     TranscriptPartial,
     type_name,
 )
-from streams.bus import SUBSCRIBER_QUEUE_MAX, Delivery, LocalBus, Subscription
+from streams.bus import Delivery, LocalBus, Subscription
 from streams.storage import (
     CallClosed,
     CallOpened,
@@ -304,6 +304,3 @@ class Hub:
             )
         async for page in pages:
             yield [text for _, text in page]
-
-
-__all__ = ["SUBSCRIBER_QUEUE_MAX", "Hub", "Subscription"]

@@ -57,12 +57,13 @@ from streams.access import (
 )
 from streams.assisting import AssistRuntime
 from streams.backends import node_name, open_bus, open_store
+from streams.bus import Subscription
 from streams.calls import CallRegistry, Voice
 from streams.cluster import Cluster
 from streams.config import Config
 from streams.controls import CallControls
 from streams.errors import ConfigError
-from streams.hub import Hub, Subscription
+from streams.hub import Hub
 from streams.ingest import (
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN,

@@ -17,7 +17,8 @@ from contract.events import (
     TranscriptFinal,
     TranscriptPartial,
 )
-from streams.hub import RETRY_S, SUBSCRIBER_QUEUE_MAX, Hub, Subscription
+from streams.bus import SUBSCRIBER_QUEUE_MAX, Subscription
+from streams.hub import RETRY_S, Hub
 from streams.records import read_record
 from streams.store import Store, read_call
 
