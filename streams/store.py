@@ -183,7 +183,10 @@ class Store:
         status: CallStatus | None,
     ) -> Stored:
         with self._db:
-            self._db.execute("BEGIN")
+            # IMMEDIATE: the write lock first, waiting for it as long as the busy timeout
+            # allows; a deferred one would read the call's last seq, then fail at once when
+            # an eraser's write meanwhile made its snapshot stale (SQLITE_BUSY_SNAPSHOT)
+            self._db.execute("BEGIN IMMEDIATE")
             if isinstance(status, CallOpened):
                 self._db.execute(
                     "INSERT INTO calls (call_id, protocol, status, started_at, metadata, node) "
