@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
@@ -215,11 +216,19 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.calls.none_live(), drain_s)
         if self._server is not None:
-            self._server.close(close_connections=False)
+            self._server.close(close_connections=False)  # stops listening, once and for all
         await self.calls.close_all(CallStop(EndReason.SERVER_SHUTDOWN))
         await self.hub.flush()
         if self._server is not None:
-            self._server.close()
+            # close() is idempotent: the sockets still open (desktops, supervisors) are
+            # ours to close, or wait_closed() waits until their clients leave
+            await asyncio.gather(
+                *(
+                    ws.close(CloseCode.GOING_AWAY, "shutting down")
+                    for ws in self._server.connections
+                ),
+                return_exceptions=True,
+            )
             await self._server.wait_closed()
         await self.retention.stop()
         if self.cluster is not None:

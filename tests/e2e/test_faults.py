@@ -182,6 +182,7 @@ async def test_sigterm_drains_new_calls_go_elsewhere_live_ones_finish(tmp_path):
             await send_paced(ws, native_messages(recording, "draining"), 1.0)
 
     watcher = asyncio.create_task(desktop())
+    supervisor = await connect(server.ws + "/v1/alerts")
     await asyncio.sleep(0.2)
     streaming = asyncio.create_task(platform())
     try:
@@ -197,7 +198,12 @@ async def test_sigterm_drains_new_calls_go_elsewhere_live_ones_finish(tmp_path):
         assert refused.value.response.status_code == 503
         await asyncio.wait_for(watcher, 60)
         await asyncio.gather(streaming, return_exceptions=True)
+        # a supervisor still watching does not hold the shutdown up: its socket is closed
         assert await asyncio.to_thread(server.process.wait, 30) == 0  # type: ignore[union-attr]
+        async with asyncio.timeout(5):
+            async for _ in supervisor:  # the feed's events, then the close
+                pass
+        assert supervisor.close_code == 1001  # going away
     finally:
         server.stop()
     ended = events[-1].payload

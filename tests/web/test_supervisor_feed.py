@@ -56,7 +56,7 @@ async def test_supervisor_replays_the_feed_it_missed_after_a_restart(tmp_path, b
         await page.goto(f"{server.http}/supervisor")
         await expect(page.locator("#conn")).to_have_text("live")
         async with connect(f"{server.ws}/v1/ingest") as ws:
-            await send_paced(ws, native_messages(Recording.from_wav(JFK), "feed-first"), 0)
+            await send_paced(ws, native_messages(Recording.from_wav(JFK), "feed-first"), 2.0)
         await expect(page.locator('tr[data-call="feed-first"]')).to_contain_text(
             "(ended)", timeout=TIMEOUT_MS
         )
