@@ -187,6 +187,7 @@ class CallSession:
         self._closed = True
         self._pause.close()
         self._release_paused_time()  # a call that ends paused: its duration counts the pause
+        self._flush_resamplers()  # the last few ms of every track are decoded too
         try:
             await asyncio.wait_for(
                 asyncio.gather(*(w.finish() for w in self._workers.values())),
@@ -231,14 +232,17 @@ class CallSession:
         self._assist.speech_translation(shown, self._redactor.desktop_text(text))
 
     def _cut(self) -> None:
-        """Each speaker's utterance ends with the audio before the pause. The resamplers
-        give up the few ms they still hold of it and are dropped, so that no paused
-        sample passes through one (feed makes fresh ones after the resume)."""
+        """Each speaker's utterance ends with the audio before the pause, and no paused
+        sample passes through a resampler (feed makes fresh ones after the resume)."""
+        self._flush_resamplers()
+        for worker in self._workers.values():
+            worker.cut()
+
+    def _flush_resamplers(self) -> None:
+        """The resamplers give up the few ms they still hold and are dropped."""
         for speaker, resampler in self._resamplers.items():
             self._worker(speaker).feed(resampler.push(_NO_SAMPLES, last=True))
         self._resamplers.clear()
-        for worker in self._workers.values():
-            worker.cut()
 
     def _release_paused_time(self) -> None:
         """The call time that passed paused reaches each speaker as one gap (times stay on

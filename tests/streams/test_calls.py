@@ -166,3 +166,23 @@ async def test_times_after_a_gap_are_on_the_conversations_clock(tmp_path):
     assert session.skipped_s == pytest.approx(3600 - 0.5)
     scheduler.close()
     store.close()
+
+
+async def test_every_sample_sent_is_in_the_call_even_through_the_resampler(tmp_path):
+    """8 kHz telephone audio goes through a resampler that holds a few ms back: the end
+    of the call flushes it, so the call is as long as the audio sent."""
+    store = Store(tmp_path / "calls.sqlite3")
+    scheduler = DecodeScheduler(ScriptedDecoder())
+    voice = Voice(scheduler, EnergyVad, StreamingOptions())
+    start = CallStart("c8k", AudioFormat(Encoding.PCM16, 8000, 1), (Speaker.CUSTOMER,))
+    session = CallSession(start, Protocol.NATIVE, Hub(store), voice, "en")
+    audio = (np.concatenate([tone(5.0, rate=8000), silence(6.0, rate=8000)]) * 32767).astype(
+        np.int16
+    )
+    for at in range(0, len(audio), 160):  # 20 ms frames, as platforms send them
+        session.feed(AudioFrames(audio[at : at + 160].reshape(-1, 1), (Speaker.CUSTOMER,)))
+    await session.close(CallStop(EndReason.STOP))
+    ended = json.loads(store.events_after("c8k", 0)[-1][1])
+    assert ended["duration_s"] == pytest.approx(11.0, abs=0.002)
+    scheduler.close()
+    store.close()
