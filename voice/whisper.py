@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import faster_whisper.transcribe as fw_transcribe
 import numpy as np
@@ -21,6 +22,7 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.vad import get_vad_model
 
 from contract.events import Word
+from voice import loops
 from voice.decoding import DecodeRequest, DecodeTask, Hypothesis, Segment
 from voice.errors import ModelError
 from voice.models import resolve_model_dir
@@ -109,20 +111,32 @@ class WhisperEngine:
         return bool(self._model.model.is_multilingual)
 
     def decode(self, request: DecodeRequest) -> Hypothesis:
-        """Transcribes (or translates into English) one utterance of at most 30 s."""
+        """Transcribes (or translates into English) one utterance of at most 30 s. A decode
+        that loops ("3. 3. 3. ...") is decoded once more without repeated trigrams, and what
+        still loops is cut (voice/loops.py)."""
+        translate = request.task is DecodeTask.TRANSLATE
+        # speech translation with small models loops ("my garden garden garden")
+        segments, info = self._transcribe(request, no_repeat=translate)
+        if not translate and any(loops.loops(s.text) for s in segments):
+            segments, info = self._transcribe(request, no_repeat=True)
+        return Hypothesis(
+            segments=tuple(_segment(s) for s in segments),
+            language=info.language,
+            language_probability=float(info.language_probability),
+        )
+
+    def _transcribe(self, request: DecodeRequest, no_repeat: bool) -> tuple[list[Any], Any]:
         options = self.options
         if request.final:
             fit = options.fit_window_finals or request.busy
         else:
             fit = options.fit_window_partials
-        translate = request.task is DecodeTask.TRANSLATE
         with _fitted_window(fit):
             segments, info = self._model.transcribe(
                 request.audio,
                 language=request.language if self.multilingual else "en",
                 task=request.task.value if self.multilingual else DecodeTask.TRANSCRIBE.value,
-                # speech translation with small models loops ("my garden garden garden")
-                no_repeat_ngram_size=3 if translate else 0,
+                no_repeat_ngram_size=3 if no_repeat else 0,
                 beam_size=options.beam_size,
                 initial_prompt=request.prompt or None,
                 condition_on_previous_text=False,
@@ -132,23 +146,7 @@ class WhisperEngine:
                 temperature=0.0,
                 max_new_tokens=_max_tokens(request.audio_s),
             )
-            segments = list(segments)  # the generator decodes lazily: finish it on this thread
-        return Hypothesis(
-            segments=tuple(
-                Segment(
-                    text=s.text.strip(),
-                    words=tuple(
-                        Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-                        for w in s.words or ()
-                    ),
-                    no_speech_prob=float(s.no_speech_prob),
-                    avg_logprob=float(s.avg_logprob),
-                )
-                for s in segments
-            ),
-            language=info.language,
-            language_probability=float(info.language_probability),
-        )
+            return list(segments), info  # the generator decodes lazily: finish it here
 
     def transcribe_offline(self, audio: np.ndarray) -> str:
         """A whole recording in one pass, as faster-whisper does offline (for baselines)."""
@@ -160,6 +158,24 @@ class WhisperEngine:
             vad_filter=False,
         )
         return " ".join(s.text.strip() for s in segments)
+
+
+def _segment(decoded: Any) -> Segment:
+    """faster-whisper's segment as ours, with any loop left in it cut (its words too)."""
+    text = decoded.text.strip()
+    words = tuple(
+        Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+        for w in decoded.words or ()
+    )
+    trimmed = loops.trim(text)
+    if trimmed != text:
+        text, words = trimmed, words[: len(trimmed.split())]
+    return Segment(
+        text=text,
+        words=words,
+        no_speech_prob=float(decoded.no_speech_prob),
+        avg_logprob=float(decoded.avg_logprob),
+    )
 
 
 def _max_tokens(seconds: float) -> int:
