@@ -11,7 +11,7 @@
     [scheduler]  workers, max_partial_wait_s
     [tokens]     ingest, agent, supervisor, link_secret   (all unset = open; see
                  streams/access.py for who may open what, and why a partial set refuses to start)
-    [call]       language, agent_language
+    [call]       language, agent_language, languages
     [assist]     enabled, intents_file, rules_file, knowledge_dir, embeddings_model,
                  knowledge_min_score, transcript_tail_lines
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
@@ -55,6 +55,8 @@ from voice.options import WhisperOptions
 from voice.scheduler import SchedulerOptions
 
 ENV_PREFIX = "CALLASSIST"
+# Common contact-centre languages that the multilingual model (base) transcribes well
+DEFAULT_CANDIDATE_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
 MIN_LINK_SECRET_CHARS = 32
 _ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 _SOURCE_LIST = re.compile(r"[A-Za-z0-9'*.:/\[\] -]{1,500}")  # no ; or , (no new directives)
@@ -132,6 +134,15 @@ class CallOptions:
     language: str = "auto"  # the caller's language when the platform does not say; "auto" =
     # identify it per speaker from the first seconds of speech (multilingual model)
     agent_language: str = "en"
+    # What "auto" may identify: the languages the contact centre serves. Whisper knows 99,
+    # and on short, accented or telephone speech it names the wrong one (English heard as
+    # Japanese or Chinese); narrow this to the deployment's own. () = any language.
+    languages: tuple[str, ...] = DEFAULT_CANDIDATE_LANGUAGES
+
+    def __post_init__(self) -> None:
+        for code in self.languages:
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"languages: {code!r} is not a language code such as en or de")
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,7 +139,7 @@ class Service:
         self.hub = Hub(self.store, bus=self.bus, node=self.node)
         self.draining = False  # SIGTERM: new calls go elsewhere while live ones finish
         self.cluster: Cluster | None = None  # on a shared bus: leases and dead nodes' calls
-        self.engine = engine or LanguageRouter(config.asr)
+        self.engine = engine or LanguageRouter(config.asr, config.call.languages)
         self.scheduler = DecodeScheduler(self.engine, config.scheduler)
         _warn_if_oversubscribed(config)
         self.calls: CallRegistry

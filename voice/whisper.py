@@ -88,8 +88,10 @@ def _fitted_window(enabled: bool) -> Iterator[None]:
 class WhisperEngine:
     """A loaded Whisper model. `decode` is thread-safe and blocking."""
 
-    def __init__(self, options: WhisperOptions) -> None:
+    def __init__(self, options: WhisperOptions, candidates: tuple[str, ...] = ()) -> None:
+        """`candidates`: the only languages identification may choose (() = any)."""
         self.options = options
+        self.candidates = candidates
         _install_fitted_windows()
         model_dir = resolve_model_dir(options.model)
         try:
@@ -117,12 +119,18 @@ class WhisperEngine:
         translate = request.task is DecodeTask.TRANSLATE
         # speech translation with small models loops ("my garden garden garden")
         segments, info = self._transcribe(request, no_repeat=translate)
+        language, probability = info.language, float(info.language_probability)
+        if request.language is None and self.candidates and self.multilingual:
+            language, probability = _among(self.candidates, info.all_language_probs or ())
+            if language != info.language:  # heard as a language the centre does not serve
+                request = dataclasses.replace(request, language=language)
+                segments, info = self._transcribe(request, no_repeat=translate)
         if not translate and any(loops.loops(s.text) for s in segments):
             segments, info = self._transcribe(request, no_repeat=True)
         return Hypothesis(
             segments=tuple(_segment(s) for s in segments),
-            language=info.language,
-            language_probability=float(info.language_probability),
+            language=language,
+            language_probability=probability,
         )
 
     def _transcribe(self, request: DecodeRequest, no_repeat: bool) -> tuple[list[Any], Any]:
@@ -158,6 +166,16 @@ class WhisperEngine:
             vad_filter=False,
         )
         return " ".join(s.text.strip() for s in segments)
+
+
+def _among(candidates: tuple[str, ...], heard: Any) -> tuple[str, float]:
+    """The most likely of the candidate languages, with its probability among them only."""
+    probabilities = {code: float(p) for code, p in heard if code in candidates}
+    total = sum(probabilities.values())
+    if not probabilities or total <= 0:
+        return candidates[0], 0.0
+    best = max(probabilities, key=lambda code: probabilities[code])
+    return best, probabilities[best] / total
 
 
 def _segment(decoded: Any) -> Segment:
@@ -222,9 +240,16 @@ class LanguageRouter:
     """English to the English model (fast), every other language to the multilingual
     one, loaded on first need so that English-only deployments never pay for it."""
 
-    def __init__(self, options: WhisperOptions, english: WhisperEngine | None = None) -> None:
+    def __init__(
+        self,
+        options: WhisperOptions,
+        candidates: tuple[str, ...] = (),
+        english: WhisperEngine | None = None,
+    ) -> None:
+        """`candidates`: the only languages identification may choose (() = any)."""
         self.options = options
-        self.english = english or WhisperEngine(options)
+        self.candidates = candidates
+        self.english = english or WhisperEngine(options, candidates)
         self._multilingual: WhisperEngine | None = (
             self.english if self.english.multilingual else None
         )
@@ -248,6 +273,7 @@ class LanguageRouter:
             with self._lock:
                 if self._multilingual is None:
                     self._multilingual = WhisperEngine(
-                        dataclasses.replace(self.options, model=self.options.multilingual_model)
+                        dataclasses.replace(self.options, model=self.options.multilingual_model),
+                        self.candidates,
                     )
         return self._multilingual

@@ -10,7 +10,7 @@ from contract.publish import published
 from contract.settings import SettingsError
 from streams.backends import safe_url
 from streams.cli import config_from_argv, main
-from streams.config import NOT_SETTINGS, load_config
+from streams.config import DEFAULT_CANDIDATE_LANGUAGES, NOT_SETTINGS, load_config
 from streams.errors import ConfigError, StreamsError
 
 FILE = (
@@ -391,3 +391,12 @@ def test_a_backend_that_cannot_work_is_refused_at_start(environ: dict[str, str],
 )
 def test_a_backend_url_in_a_message_hides_its_password(url: str, shown: str):
     assert safe_url(url) == shown
+
+
+def test_candidates_are_configured_as_a_list_and_default_to_a_short_one():
+    assert load_config(None, {}).call.languages == DEFAULT_CANDIDATE_LANGUAGES
+    assert "en" in DEFAULT_CANDIDATE_LANGUAGES and len(DEFAULT_CANDIDATE_LANGUAGES) <= 10
+    narrowed = load_config(None, {"CALLASSIST_CALL_LANGUAGES": "en, de"})
+    assert narrowed.call.languages == ("en", "de")
+    with pytest.raises(ConfigError, match="not a language code"):
+        load_config(None, {"CALLASSIST_CALL_LANGUAGES": "english"})
