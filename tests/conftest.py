@@ -1,6 +1,7 @@
-"""Real backend servers for the tests that ask for them (testkit/backends.py): started on
-first use, shared by the session, stopped at its end. A missing server fails the test
-rather than skipping it, so a machine without them cannot pass by testing less."""
+"""Real servers for the tests that ask for them, started on first use, shared by the
+session, stopped at its end: Redis and PostgreSQL (testkit/backends.py; a missing one
+fails the test rather than skipping it, so a machine without them cannot pass by testing
+less), and the service itself."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import redis
 
 from testkit.backends import PostgresServer, RedisServer, missing_backends
+from testkit.server import LocalServer
 
 _database_numbers = itertools.count(1)
 
@@ -62,3 +64,13 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     if not postgres_server.running:
         postgres_server.start()
     return postgres_server.new_database(f"test_{next(_database_numbers)}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One real `callassist serve` with the default settings and the real model, shared by
+    the end-to-end and browser tests that need nothing else: each loads the models for
+    10-13 s, so one for the session saves minutes. Their call ids are their own."""
+    process = LocalServer(tmp_path_factory.mktemp("shared-server")).start()
+    yield process
+    process.stop()

@@ -94,7 +94,7 @@ async def test_native_ingest_transcribes_real_speech_with_partials_first(server)
 async def test_twilio_two_track_call_keeps_speakers_apart(server):
     recording = Recording.from_tracks(Path(f"{CALL}.customer.wav"), Path(f"{CALL}.agent.wav"))
     events = await stream_and_watch(
-        server, twilio_messages(recording, "billing-1"), "/v1/twilio", "billing-1", speed=2.0
+        server, twilio_messages(recording, "billing-1"), "/v1/twilio", "billing-1", speed=1.0
     )
     assert_framed_without_gaps(events)
     said = {Speaker.CUSTOMER: "", Speaker.AGENT: ""}

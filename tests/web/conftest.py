@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS
-from testkit.server import LocalServer
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[LocalServer]:
-    process = LocalServer(tmp_path_factory.mktemp("data")).start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture(scope="session")
