@@ -102,9 +102,10 @@ _MONTHS = frozenset(
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W\d_]+)?", re.UNICODE)
 _ORDINAL_DIGITS = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
 # What may stand between two tokens of one run: spaces, commas, hyphens, slashes,
-# brackets, a plus, or a full stop that ends a group ("4111. 1111."), never "89.99".
+# brackets, a plus, or a full stop that ends a group ("4111. 1111.") or a hesitation
+# ("9... 3... 1"), never "89.99".
 _DASHES = "\u2013\u2014"  # en and em dash
-_RUN_GAP = re.compile(rf"[\s,\-{_DASHES}/()+]*(?:\.(?=\s)[\s,\-{_DASHES}/()+]*)?")
+_RUN_GAP = re.compile(rf"[\s,\-{_DASHES}/()+]*(?:(?:\.{{1,3}}|\u2026)(?=\s)[\s,\-{_DASHES}/()+]*)?")
 # Between two spans of one kind: separators, or one letter or two the recogniser put in
 # the middle of a number ("2-3-W-3").
 _JUNK_GAP = re.compile(rf"[\s,\-{_DASHES}/()+.]*(?:[A-Za-z]{{1,2}}[\s,\-{_DASHES}/()+.]+)?")
@@ -150,9 +151,20 @@ def _tokens(text: str) -> list[_Token]:
             tokens.append(_Token(start, end, word, "", weak=True))
             continue
         digits = _number(word, raw[index + 1][2] if index + 1 < len(raw) else "")
+        if word == "for" and _four_misheard([w for _, _, w in raw], index):
+            digits = "4"
         tokens.append(_Token(start, end, word, digits * repeat, weak=word in _WEAK_ZEROS))
         repeat = 1
     return tokens
+
+
+def _four_misheard(words: list[str], index: int) -> bool:
+    """ "for" among digits read one by one is a four ("Nine for six", "for five three
+    nine, ..."): between two digits, or opening the final before two of them."""
+    after = words[index + 1 : index + 3]
+    if index > 0:
+        return bool(after) and bool(_unit(words[index - 1])) and bool(_unit(after[0]))
+    return len(after) == 2 and all(_unit(w) for w in after)
 
 
 def _unit(word: str) -> str:
@@ -187,7 +199,10 @@ def runs(text: str, tokens: list[_Token] | None = None) -> list[Run]:
     first: int | None = None
     for index, token in enumerate([*tokens, None]):
         joins = token is not None and (
-            token.digits != "" or token.word in _REPEATS or _is_junk(text, tokens, index)
+            token.digits != ""
+            or token.word in _REPEATS
+            or _is_junk(text, tokens, index)
+            or _is_filler(tokens, index)
         )
         if joins and first is not None and token is not None:
             gap = text[tokens[index - 1].end : token.start]
@@ -218,6 +233,19 @@ def _is_junk(text: str, tokens: list[_Token], index: int) -> bool:
         tokens[index + 1] if index + 1 < len(tokens) else None,
     )
     return all(t is not None and t.digits for t in around)
+
+
+_FILLERS = frozenset({"uh", "um", "er", "erm", "uhm", "ah"})
+
+
+def _is_filler(tokens: list[_Token], index: int) -> bool:
+    """A hesitation between two digits ("five, uh, one, six")."""
+    inside = 0 < index < len(tokens) - 1
+    return (
+        inside
+        and tokens[index].word in _FILLERS
+        and bool(tokens[index - 1].digits and tokens[index + 1].digits)
+    )
 
 
 def _run(text: str, tokens: list[_Token], first: int, last: int) -> Iterator[Run]:
@@ -269,7 +297,8 @@ _CUES = (
         PrivateKind.CARD_NUMBER,
     ),
     _cue(
-        r"security (?:code|number|digits)|cvv2?|cvc|csc|cv2|verification (?:code|number)"
+        r"security (?:code|number|digits)|cvv2?|cvc|csc|csv|cv2|verification (?:code|number)"
+        r"|(?:next to|by|on) the signature(?: panel| strip| box)?"
         r"|(?:three|four|3|4)[- ]digit(?:s| code| number)?|on the back|code on the back"
         r"|sicherheitscode|prüfziffer|código de seguridad|cryptogramme",
         PrivateKind.SECURITY_CODE,
@@ -283,7 +312,8 @@ _CUES = (
     _cue(
         r"social security(?: number)?|social insurance(?: number)?|ssn|social"
         r"|national insurance(?: number)?|ni number|national id\w*|tax id\w*|taxpayer"
-        r"|sin(?= (?:is|number|no))|passport(?: number)?|driver'?s licen[cs]e(?: number)?"
+        r"|sin(?= (?:is|number|no))|pps(?: number)?|personal public service(?: number)?"
+        r"|passport(?: number)?|driver'?s licen[cs]e(?: number)?"
         r"|sozialversicherungs\w*|steuer-?id",
         PrivateKind.NATIONAL_ID,
     ),
@@ -327,7 +357,7 @@ _CUES = (
         after=3,
     ),
     # The last four of a card may be shown (PCI DSS), and are how agents confirm one.
-    _cue(r"ending(?: in| with)?|ends (?:in|with)|last (?:four|4)(?: digits)?", None, 3, 0),
+    _cue(r"ending(?: in| with)?|ends(?: in| with)?|last (?:four|4)(?: digits)?", None, 3, 0),
     _cue(
         r"plan|price|costs?|charged?|paid|pay|bill\w*|refund\w*|fee|dollars?|bucks|pounds?"
         r"|euros?|cents?|pence|percent|per cent|minutes?|hours?|days?|weeks?|months?|years?"
@@ -384,8 +414,10 @@ _CURRENCY = re.compile(r"[$£€¥]\s*$")
 _DECIMALS = re.compile(r"\d\.$")
 # The company's own numbers and places: "our fraud team is on 0800 ...", "our warehouse at".
 _OURS = re.compile(
-    r"\b(?:our|us at|us on|warehouse|office|store|branch|headquarters)\W+(?:\w+\W+){0,4}$", re.I
+    r"\b(?:our|us at|us on|call us|warehouse|office|store|branch|headquarters)\W+(?:\w+\W+){0,4}$",
+    re.I,
 )
+_OUR_SENTENCE = re.compile(r"\bour\b[^.?!]*$", re.I)
 # An id of the company's that looks like a personal one: "policy number HF 20 44 81 C".
 _ID_BEFORE = re.compile(
     r"\b(?:policy|order|reference|ref|ticket|case|invoice|claim|booking|confirmation|tracking"
@@ -393,10 +425,16 @@ _ID_BEFORE = re.compile(
     re.I,
 )
 # An id's leading letters, spelled one by one or said together: "T W ", "JG-".
-_NINO_LETTERS = re.compile(r"\b[A-Z][ ,-]?[A-Z][ ,-]*$")
+_NINO_LETTERS = re.compile(r"\b(?:[A-Z]\.?[ ,-]?[A-Z]\.?|[a-z]\.[ ,-]?[a-z]\.)[ ,-]*$")  # "S.K."
 _NINO_SUFFIX = re.compile(r"[ ,-]*[A-D]\b")
 # A card's first group: Visa 4, Mastercard 5 and 22-27, Amex, Diners and JCB 3, Discover 6;
 # never a year (19xx, 20xx).
+# What ties a personal keyword to the thing it belongs to: "... number on the account".
+_QUALIFIER = re.compile(
+    r"(?:\s+number)?\s+(?:on|for|in|from|with|linked to"
+    r"|to (?:pull up|find|look up|locate|access|open|check|verify))\s+(?:the|your|this|that)\s+"
+)
+_COUNTED = re.compile(r"\d|three|four|digit", re.I)  # "the three digits of the ticket": not
 _CARD_GROUP = re.compile(r"(?:[3-6]\d|2[2-7])\d\d\b")
 _SENTENCE_END = re.compile(r"[.?!](?:\s|$)")
 _CENTS = re.compile(r"\.\d\d(?!\d)")
@@ -421,6 +459,7 @@ _NUMBER_KINDS = (
     PrivateKind.NATIONAL_ID,
     PrivateKind.BANK_ACCOUNT,
 )
+_WHOLE_CARD = 12  # a number said before the word "card" is one only when it is whole
 _INHERIT_TOKENS = 8  # a number this close after a personal one is more of the same
 _GROUP_GAP_TOKENS = 3  # "4111 1111, and then 1111 1111": still one card
 UNSET = _Unset.UNSET  # no context at all (None is a context: "not personal")
@@ -460,8 +499,29 @@ def _judge(run: Run, context: Context, text: str, carried: int = 0) -> PrivateKi
         if context is PrivateKind.SECURITY_CODE and count >= 12:
             return PrivateKind.CARD_NUMBER  # the code's keyword, then the card itself
         low, high = _DIGIT_BOUNDS.get(context, (1, 40))
+        if context in _NUMBER_KINDS and _bare(run, text):
+            low = 1  # the answer is the number alone: "Security code?" / "Six" / "four nine."
         return context if low <= count + carried <= high else _unprompted(run, text)
     return _unprompted(run, text)
+
+
+def _bare(run: Run, text: str) -> bool:
+    """The final says the number and nothing else."""
+    return not text[: run.start].strip(" ,.-") and not text[run.end :].strip(" ,.!?-")
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def bare_code(text: str) -> Span | None:
+    """`text` as a security code when it is three or four digits and nothing else (not a
+    year): judged by the caller, who knows that the question before it named nothing."""
+    found = runs(text)
+    if len(found) != 1 or not _bare(found[0], text) or len(found[0].digits) not in (3, 4):
+        return None
+    if _YEAR.fullmatch(found[0].digits) or _CURRENCY.search(text[: found[0].start]):
+        return None
+    return Span(PrivateKind.SECURITY_CODE, found[0].start, found[0].end, found[0].digits)
 
 
 def _unprompted(run: Run, text: str) -> PrivateKind | None:
@@ -520,6 +580,8 @@ def _context_of(run: Run, mentions: list[_Mention], all_runs: list[Run], text: s
             reach = mention.before
             between = (r for r in all_runs if mention.last < r.first and r.last < run.first)
         elif mention.first > run.last:
+            if mention.kind is PrivateKind.CARD_NUMBER and len(run.digits) < _WHOLE_CARD:
+                continue  # "forty-nine ninety-nine on the card": a card's part comes after it
             distance = mention.first - run.last
             reach = 0 if _SENTENCE_END.search(text, run.end, mention.start) else mention.after
             between = (r for r in all_runs if run.last < r.first and r.last < mention.first)
@@ -650,7 +712,7 @@ def find(
             extent = _date_after(text, tokens, mention)
             if extent is not None and date_kind is not None:
                 spans.append(Span(date_kind, *extent))
-    found = runs(text, tokens)
+    found = _outside(runs(text, tokens), mentions, text, tokens)
     previous: tuple[Run, PrivateKind] | None = None
     dates = [(s.start, s.end) for s in spans if s.kind in _DATE_KINDS]
     for run in found:
@@ -672,6 +734,28 @@ def find(
     return merge(spans, text)
 
 
+def _outside(
+    found: list[Run], mentions: list[_Mention], text: str, tokens: list[_Token]
+) -> list[Run]:
+    """Runs without the number words of a keyword ("last four 3316", "three digit code")."""
+    kept: list[Run] = []
+    for run in found:
+        inside = {i for m in mentions for i in range(m.first, m.last + 1)}
+        if not inside.intersection(range(run.first, run.last + 1)):
+            kept.append(run)
+            continue
+        first = None
+        for index in [*range(run.first, run.last + 1), None]:
+            if index is not None and index not in inside:
+                first = index if first is None else first
+            elif first is not None:
+                kept.extend(
+                    _run(text, tokens, first, (index if index is not None else run.last + 1) - 1)
+                )
+                first = None
+    return kept
+
+
 def _judge_spoken(
     run: Run, context: Context, text: str, lead: Lead | None, transcript: bool
 ) -> PrivateKind | None:
@@ -679,7 +763,7 @@ def _judge_spoken(
     which this one may finish, and a final the recogniser cut inside a card."""
     carried = lead.digits if lead is not None and run.first <= 1 else 0
     judged = _judge(run, context, text, carried)
-    if judged is None and carried:
+    if judged is None and carried and context is UNSET:
         return _unprompted_count(len(run.digits) + carried)
     if judged is None and transcript and context is UNSET and _cut_inside_card(run, text):
         return PrivateKind.CARD_NUMBER
@@ -689,6 +773,8 @@ def _judge_spoken(
 def _companys(judged: PrivateKind, context: Context, text: str, run: Run) -> bool:
     """A number of the company's ("our fraud team is on 0800 123 4567"): a phone number,
     or any number that no keyword names."""
+    if judged is PrivateKind.BANK_ACCOUNT:  # "pay by transfer to our account, sort code ..."
+        return _OUR_SENTENCE.search(text, 0, run.start) is not None
     ours = judged is PrivateKind.PHONE or context is UNSET
     return ours and _OURS.search(text, 0, run.start) is not None
 
@@ -745,7 +831,8 @@ def _widen_letters(text: str, tokens: list[_Token], run: Run) -> tuple[int, int]
         start = before.start if _RUN_GAP.fullmatch(text[before.end : run.start]) else start
     if letters := _NINO_LETTERS.search(text, 0, run.start):
         start = min(start, letters.start())  # "T W nine eight ...": both letters
-    if after and len(after.word) == 1 and text[after.start : after.end].isupper():
+    spelled = after and len(after.word) == 1 and (text[after.start].isupper() or start < run.start)
+    if spelled and after:
         end = after.end if _RUN_GAP.fullmatch(text[run.end : after.start]) else end
     return start, end
 
@@ -812,6 +899,19 @@ def trailing(text: str, spans: list[Span]) -> Lead | None:
     return Lead(kind, len(last.digits))
 
 
+_AMOUNT_QUESTION = re.compile(
+    r"\b(?:how (?:much|many|long|often|old)|when|what (?:time|year|day))\b", re.I
+)
+
+
+def names_nothing(question: str) -> bool:
+    """A question with no keyword at all, nor a unit or an amount ("And the last bit?",
+    but not "How much was the charge?")."""
+    if not question.rstrip().endswith("?") or _AMOUNT_QUESTION.search(question):
+        return False
+    return not _mentions(question, _tokens(question))
+
+
 def last_context(text: str, primed: Context = UNSET) -> Context:
     """What the last keyword of a final says, for the finals that follow it ("and the
     security code?" -> SECURITY_CODE); UNSET when it has none. `primed`: the context the
@@ -821,4 +921,12 @@ def last_context(text: str, primed: Context = UNSET) -> Context:
     # Units and times ("dollars", "am") speak of the number beside them, not of the topic:
     # "What's the number on the card, ma'am?" is about the card.
     topics = [m for m in mentions if m.before > _ADJACENT]
+    while (
+        len(topics) > 1
+        and topics[-1].kind is None
+        and topics[-2].kind is not None
+        and not _COUNTED.search(text, topics[-2].start, topics[-2].end)
+        and _QUALIFIER.fullmatch(text, topics[-2].end, topics[-1].start)
+    ):
+        topics.pop()  # "the social security number on the account?" asks for the SSN
     return topics[-1].kind if topics else UNSET

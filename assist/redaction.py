@@ -46,6 +46,9 @@ from contract.events import (
 DEFAULT_POLICY = Path(__file__).parent / "data" / "privacy.toml"
 PRIME_FOR_S = 30.0  # a keyword primes the numbers of the finals within this much audio
 PRIME_FOR_FINALS = 2  # ... and of this many finals that say something else
+# After a card number, the agent's next questions are for the rest of the card ("and the
+# last bit?", "the one from the front?"): a question with no keyword asks for its code.
+PAYMENT_FOR_S = 90.0
 
 # A number inside a remembered value that is worth hiding on its own (two characters up).
 _NUMBER_PIECE = re.compile(r"\b\w*\d\w*(?:[-/.]\w*\d\w*)*\b")
@@ -217,6 +220,8 @@ class CallRedactor:
         self._prime: pii.Context = pii.UNSET
         self._prime_t = 0.0
         self._prime_finals = 0
+        self._card_t: float | None = None  # when a card number was last said
+        self._open_question = False  # the agent's last final asked without naming anything
         self._leads: dict[Speaker, pii.Lead] = {}  # a number a speaker's last final ended on
         self._seen: dict[str, PrivateKind] = {}  # value as written -> kind (not on the desktop)
         self._scrubbers: dict[Audience, Callable[[str], str] | None] = {}
@@ -234,6 +239,8 @@ class CallRedactor:
         in the call's context; a final moves that context on."""
         lead = self._leads.get(update.speaker)
         spans = self._find(update.text, update.t_start, lead)
+        if not spans and self._open_question and update.speaker is Speaker.CUSTOMER:
+            spans = self._bare_code(update.text)
         if isinstance(update, TranscriptFinal):
             self._after_final(update, spans)
             self._leads.pop(update.speaker, None)
@@ -305,6 +312,12 @@ class CallRedactor:
         """The context this final leaves for the next: its own last keyword, else the
         old one while it keeps being used (a card read over several finals)."""
         context = pii.last_context(final.text, self._prime)
+        if any(s.kind is PrivateKind.CARD_NUMBER for s in spans):
+            self._card_t = final.t_end
+        # the next final answers it
+        self._open_question = final.speaker is Speaker.AGENT and pii.names_nothing(final.text)
+        if self._open_question and self._paying(final):
+            context = PrivateKind.SECURITY_CODE
         if context is not pii.UNSET:
             self._prime, self._prime_t, self._prime_finals = context, final.t_end, PRIME_FOR_FINALS
             self._leads.clear()  # a new question: what anyone said before is not continued
@@ -315,6 +328,18 @@ class CallRedactor:
             if self._prime_finals <= 0:
                 self._prime = pii.UNSET
         self._remember_spans(final.text, spans)
+
+    def _paying(self, final: TranscriptFinal) -> bool:
+        """A card was read out shortly before this final."""
+        return self._card_t is not None and final.t_start - self._card_t <= PAYMENT_FOR_S
+
+    def _bare_code(self, text: str) -> list[pii.Span]:
+        """A bare three or four digits answering a question that named nothing ("And the
+        last bit?" / "552."): most likely a card's code, the costliest thing to store."""
+        if PrivateKind.SECURITY_CODE not in self._watched:
+            return []
+        span = pii.bare_code(text)
+        return [span] if span is not None else []
 
     def _remember_spans(self, text: str, spans: list[pii.Span]) -> None:
         """Values to hide wherever they come back: the co-pilot may quote what the desktop

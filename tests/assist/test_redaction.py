@@ -353,9 +353,95 @@ def test_a_digit_that_finishes_the_callers_last_number_is_judged_with_it():
     assert redactor.transcript(final("three.", 6.0)).store.text == "[security code]."
 
 
+def stored_after(question: str, *answers: str) -> list[str]:
+    """What the store keeps of the caller's answers to the agent's question."""
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final(question, 1.0, Speaker.AGENT))
+    return [redactor.transcript(final(a, 4.0 + 2 * i)).store.text for i, a in enumerate(answers)]
+
+
+def test_a_code_begun_with_one_digit_in_its_own_final_is_hidden_from_the_first():
+    assert stored_after("Security code?", "Six", "four nine.") == [
+        "[security code]",
+        "[security code].",
+    ]
+
+
+def test_a_bare_code_answering_a_question_that_names_nothing_is_hidden():
+    assert stored_after("And the one from the front?", "4408.") == ["[security code]."]
+    assert stored_after("And what year was that?", "2019.") == ["2019."]
+    assert stored_after("And how much was it?", "$120.") == ["$120."]
+    assert stored_after("Anything else?", "Yes, order 5521.") == ["Yes, order 5521."]
+
+
+def test_after_a_card_a_question_with_no_keyword_asks_for_its_code():
+    redactor = CallRedactor(Policy.load())
+    redactor.transcript(final("The card is 4539 1288 0476 2231.", 1.0))
+    redactor.transcript(final("Lovely, and the last bit?", 6.0, Speaker.AGENT))
+    assert redactor.transcript(final("It's 552.", 9.0)).store.text == "It's [security code]."
+
+
+def test_a_keyword_qualified_by_what_it_belongs_to_keeps_its_kind():
+    asked = "Last thing, the social security number on the account."
+    assert stored_after(asked, "318-220-4471.") == ["[national id]."]
+    assert stored_after("And the date of birth on the account?", "12-11-1958.") == [
+        "[date of birth]."
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "found"),
     [
+        ("The security code is 9... 3... 1.", [("security_code", "9... 3... 1")]),
+        ("The CVV is five, uh, one, six.", [("security_code", "five, uh, one, six")]),
+        ("The code on the back is nine for six.", [("security_code", "nine for six")]),
+        (
+            "for five three nine, 2271, 0834, 6609.",
+            [("card_number", "for five three nine, 2271, 0834, 6609")],
+        ),
+        ("My NI number is n.r. 72 40 15 d.", [("national_id", "n.r. 72 40 15 d")]),
+        ("The number by the signature strip is 258.", [("security_code", "258")]),
+    ],
+)
+def test_hesitations_and_mishearings_inside_a_number(text, found):
+    assert kinds(text) == found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Use the Mastercard, last four 3316.",
+        "You can pay by transfer to our account, sort code 60-83-71, account 00420915.",
+        "You can call us any time on 0800 046 2291.",
+        "I waited for 5 days.",
+        "That was for two people.",
+    ],
+)
+def test_more_look_alikes_survive(text):
+    assert kinds(text) == []
+
+
+def test_a_question_about_an_amount_or_a_time_leaves_a_bare_number_alone():
+    assert stored_after("How much was the charge?", "Twelve forty nine.") == ["Twelve forty nine."]
+    assert stored_after("When was that?", "830.") == ["830."]
+
+
+def test_a_tracking_number_read_over_two_finals_stays():
+    assert (
+        stored_after("Could you read me the tracking number?", "9400 1118 9922", "3308 4417 65.")[1]
+        == "3308 4417 65."
+    )
+
+
+def test_an_amount_said_before_the_word_card_is_no_card():
+    text = "So we'll put forty-nine ninety-nine on the card ending 2207."
+    assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("S.K. 62 09 18 C.", [("national_id", "S.K. 62 09 18 C")]),
         # letters spelled out, digits as words
         (
             "That's N R seven one, four four, zero nine, B.",
