@@ -3,10 +3,13 @@
     .venv/bin/python -m bench.languages [--speed 1] [--limit N]
 
 Streams the English and German recordings of ../shared/eval/speech (refs.tsv
-says each one's language) through /v1/ingest of a real server, one at a time,
-with the call language left to "auto", and prints:
+says each one's language) through /v1/twilio of a real server (8 kHz mu-law, as
+a platform sends it), one at a time, with the defaults: no language from the
+platform, so the service identifies it among `[call] languages`. It prints:
 - language-identification accuracy per language (the language of the first
   final against refs.tsv);
+- misfires: finals in another language than the recording's (the issue's
+  "English never transcribed in another language"), with the text of each;
 - time to decision: audio seconds from the start of the recording to the end
   of the speech that the first final with a language covers;
 - translation latency p50/p95: from a German final reaching the desktop to its
@@ -33,7 +36,7 @@ from websockets.asyncio.client import connect
 
 from bench.corpus import SPEECH, SPEECH_REFS, require
 from contract.events import Event, TranscriptFinal, Translation, TranslationEngine
-from streams.client import Recording, follow_events, native_messages, send_paced
+from streams.client import Recording, follow_events, send_paced, twilio_messages
 from testkit.events import numbered
 from testkit.server import LocalServer
 
@@ -48,13 +51,14 @@ class Result:
     decided_at_s: float | None  # the end of the speech the first final covers
     translation_s: list[float] = field(default_factory=list)
     engines: set[TranslationEngine] = field(default_factory=set)
+    finals: list[tuple[str, str]] = field(default_factory=list)  # (language, text) of each
 
 
 def recordings(limit: int) -> list[tuple[Path, str]]:
     with require(SPEECH_REFS, "bench.languages").open(newline="") as f:
         rows = [r for r in csv.DictReader(f, delimiter="\t") if r["language"] in ("en", "de")]
     german = [r for r in rows if r["language"] == "de"]
-    english = [r for r in rows if r["language"] == "en"][: max(limit - len(german), 1)]
+    english = [r for r in rows if r["language"] == "en"][: max(limit - len(german), 0)]
     return [(SPEECH / "audio" / r["file"], r["language"]) for r in german + english]
 
 
@@ -70,8 +74,8 @@ async def one(server: LocalServer, path: Path, call_id: str, speed: float) -> Re
 
     watcher = asyncio.create_task(watch())
     await asyncio.sleep(SUBSCRIBE_S)
-    async with connect(f"{server.ws}/v1/ingest") as ws:
-        await send_paced(ws, native_messages(Recording.from_wav(path), call_id), speed)
+    async with connect(f"{server.ws}/v1/twilio") as ws:
+        await send_paced(ws, twilio_messages(Recording.from_wav(path), call_id), speed)
     events = await asyncio.wait_for(watcher, END_TIMEOUT_S)
     finals = numbered(events, TranscriptFinal)
     final_at = {final.segment_id: arrivals[seq] for seq, final in finals}
@@ -87,6 +91,7 @@ async def one(server: LocalServer, path: Path, call_id: str, speed: float) -> Re
             if t.segment_id in final_at and t.engine is not TranslationEngine.NONE
         ],
         {t.engine for _, t in translations},
+        [(final.language, final.text) for _, final in finals],
     )
 
 
@@ -96,6 +101,8 @@ async def main(calls: list[tuple[Path, str]], speed: float) -> None:
     decided: list[float] = []
     latencies: list[float] = []
     engines: set[TranslationEngine] = set()
+    misfires: list[tuple[str, str, str]] = []  # recording, language, text
+    total_finals = 0
     try:
         for k, (path, language) in enumerate(calls):
             result = await one(server, path, f"lid-{k}", speed)
@@ -104,6 +111,10 @@ async def main(calls: list[tuple[Path, str]], speed: float) -> None:
                 decided.append(result.decided_at_s)
             latencies += result.translation_s
             engines |= result.engines
+            total_finals += len(result.finals)
+            misfires += [
+                (path.name, lang, text) for lang, text in result.finals if lang != language
+            ]
             print(
                 f"{path.name:48} {language} -> {result.language} "
                 f"(p {result.probability:.2f}, decided by {result.decided_at_s} s)"
@@ -113,6 +124,9 @@ async def main(calls: list[tuple[Path, str]], speed: float) -> None:
     print()
     for language, hits in sorted(right.items()):
         print(f"identified {language}: {sum(hits)}/{len(hits)}")
+    print(f"finals in another language than the recording's: {len(misfires)}/{total_finals}")
+    for name, language, text in misfires:
+        print(f"  {name}: {language}: {text}")
     if decided:
         p50, p95 = np.percentile(decided, [50, 95])
         print(f"time to decision (audio s): p50 {p50:.1f}, p95 {p95:.1f}")
@@ -127,6 +141,6 @@ async def main(calls: list[tuple[Path, str]], speed: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--speed", type=float, default=1.0, help="1 = real time")
-    parser.add_argument("--limit", type=int, default=24, help="recordings (all German first)")
+    parser.add_argument("--limit", type=int, default=60, help="recordings (all German first)")
     args = parser.parse_args()
     asyncio.run(main(recordings(args.limit), args.speed))

@@ -26,6 +26,9 @@ class DecodeRequest:
 
     audio: np.ndarray  # mono float32 at MODEL_SAMPLE_RATE_HZ, at most 30 s
     language: str | None  # None: the model identifies the language
+    # with language None: the speaker's language so far, which the utterance is decoded in
+    # whatever identification hears (the speaker switches only on repeated checks)
+    known_language: str | None = None
     prompt: str = ""  # the speaker's latest final words: context for the model
     word_timestamps: bool = False
     final: bool = True  # False: a partial, shown while the utterance goes on
@@ -50,6 +53,9 @@ class Hypothesis:
     segments: tuple[Segment, ...]
     language: str
     language_probability: float = 1.0  # when the model detected the language
+    # what identification heard, most likely first, among the candidate languages
+    # (empty when the language was given)
+    languages: tuple[tuple[str, float], ...] = ()
 
 
 class Decoder(Protocol):

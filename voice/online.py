@@ -64,11 +64,16 @@ class StreamingOptions:
     min_avg_logprob: float = -0.6
     unsure_avg_logprob: float = -0.6  # a stock phrase below this is a hallucination
     vad: VadOptions = field(default_factory=VadOptions)
-    # Language identification ("auto" calls): decide once a detection is this sure, ...
-    language_decide_probability: float = 0.5
-    # ... then check again every this many finals, and switch when this sure of another.
+    # Language identification ("auto" calls): finals identify their language until a
+    # language holds this share of the evidence (probability x seconds of speech) ...
+    language_decide_probability: float = 0.6
+    language_decide_after_s: float = 2.0  # ... over at least this much speech;
+    # partials meanwhile decode in the leading language (English at first), unidentified.
+    # Then a final checks again every this many finals, and the speaker's language
+    # switches when this many checks in a row are this sure of one other language.
     language_recheck_every: int = 5
     language_switch_probability: float = 0.8
+    language_switch_checks: int = 2
     # A gap up to this long is fed to VAD as silence; a longer one ends the utterance
     # and moves the clock on without audio.
     gap_silence_s: float = 0.5
@@ -86,6 +91,7 @@ class DecodeJob:
     speech_end_s: float  # when the decode gives no word times
     language: str | None = None  # None: the model detects it (language identification)
     task: DecodeTask = DecodeTask.TRANSCRIBE
+    known_language: str | None = None  # see DecodeRequest
 
     @property
     def audio_s(self) -> float:
@@ -100,6 +106,7 @@ class DecodeJob:
         return DecodeRequest(
             audio=self.audio,
             language=self.language,
+            known_language=self.known_language,
             prompt=self.prompt,
             word_timestamps=self.word_timestamps,
             final=self.is_final,
@@ -164,7 +171,11 @@ class SpeakerStream:
         self.language_probability = 1.0
         self._auto_language = self.language is None
         self._finals_since_check = 0
-        self._heard_language = ""  # the latest detection, shown while undecided
+        self._heard_language = ""  # the leading language, shown while undecided
+        self._evidence: dict[str, float] = {}  # language -> probability x seconds, undecided
+        self._evidence_s = 0.0
+        self._switch_to = ""  # a language the last checks heard instead, and how many in a row
+        self._switch_checks = 0
         self._options = options or StreamingOptions()
         self._vad = vad
         self._segmenter = SpeechSegmenter(self._options.vad, MODEL_SAMPLE_RATE_HZ)
@@ -317,6 +328,7 @@ class SpeakerStream:
         long_enough = end - utterance.commit >= commit_after
         return DecodeJob(
             language=self._decode_language(is_final),
+            known_language=self.language,
             audio=self._audio.slice(utterance.commit, end),
             t_start=self._seconds(utterance.commit),
             is_final=is_final,
@@ -330,9 +342,8 @@ class SpeakerStream:
     def apply(self, job: DecodeJob, hypothesis: Hypothesis | None) -> list[TranscriptUpdate]:
         """Turns a decode result into transcript updates. `None` means the decode was dropped."""
         self._job_out = False
-        heard_s = job.audio_s
         if hypothesis is not None and job.language is None and self._auto_language:
-            self._identify(hypothesis, enough=job.is_final or heard_s >= 1.5)
+            self._identify(hypothesis, job.speech_end_s - job.speech_start_s)
         speech = [s for s in (hypothesis.segments if hypothesis else ()) if self._is_speech(s)]
         if not speech:
             return []
@@ -419,9 +430,12 @@ class SpeakerStream:
         )
 
     def _decode_language(self, is_final: bool) -> str | None:
-        """The language to decode in; None asks the model to identify it."""
-        if not self._auto_language or self.language is None:
+        """The language to decode in; None asks the decoder to identify it first. Only
+        finals identify: a partial is shown and replaced, not worth an encoder pass."""
+        if not self._auto_language:
             return self.language
+        if self.language is None:
+            return None if is_final else (self._heard_language or "en")
         if is_final:
             self._finals_since_check += 1
             if self._finals_since_check >= self._options.language_recheck_every:
@@ -429,20 +443,42 @@ class SpeakerStream:
                 return None  # has the caller switched language?
         return self.language
 
-    def _identify(self, hypothesis: Hypothesis, enough: bool) -> None:
-        """Decides (or revises) the speaker's language from a detecting decode."""
-        options = self._options
-        sure = hypothesis.language_probability
-        self._heard_language = hypothesis.language
-        if not enough:
-            return  # too little speech to decide on: Whisper's guess on 1 s is a coin toss
-        if self.language is None and sure >= options.language_decide_probability:
-            self.language, self.language_probability = hypothesis.language, sure
-        elif self.language is not None and hypothesis.language != self.language:
-            if sure >= options.language_switch_probability:
-                self.language, self.language_probability = hypothesis.language, sure
-        elif hypothesis.language == self.language:
+    def _identify(self, hypothesis: Hypothesis, speech_s: float) -> None:
+        """Weighs what identification heard in one final: decides the speaker's language
+        once the evidence is clear, and switches it only on repeated, sure checks."""
+        heard = hypothesis.languages or ((hypothesis.language, hypothesis.language_probability),)
+        if self.language is None:
+            self._weigh(heard, speech_s)
+            return
+        language, sure = heard[0]
+        if language == self.language:
+            self._switch_checks = 0
             self.language_probability = max(self.language_probability, sure)
+        elif sure >= self._options.language_switch_probability:
+            self._switch_checks = self._switch_checks + 1 if language == self._switch_to else 1
+            self._switch_to = language
+            if self._switch_checks >= self._options.language_switch_checks:
+                self.language, self.language_probability = language, sure
+                self._switch_checks = 0
+            else:
+                self._finals_since_check = self._options.language_recheck_every  # check again
+        else:
+            self._switch_checks = 0
+
+    def _weigh(self, heard: tuple[tuple[str, float], ...], speech_s: float) -> None:
+        for language, probability in heard:
+            self._evidence[language] = self._evidence.get(language, 0.0) + probability * speech_s
+        self._evidence_s += speech_s
+        total = sum(self._evidence.values())
+        leader = max(self._evidence, key=lambda language: self._evidence[language])
+        self._heard_language = leader
+        self.language_probability = self._evidence[leader] / total if total > 0 else 0.0
+        options = self._options
+        if (
+            self._evidence_s >= options.language_decide_after_s
+            and self.language_probability >= options.language_decide_probability
+        ):
+            self.language = leader
 
     def _is_speech(self, segment: Segment) -> bool:
         """False for what Whisper invents on silence: empty or unsure stock text."""

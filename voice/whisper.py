@@ -41,6 +41,10 @@ _VAD_CONTEXT_SAMPLES = 64  # Silero v6 looks at the previous 64 samples of each 
 # re-decodes of a hard utterance) and no more tokens than speech can hold.
 _MAX_TOKENS_PER_S = 8  # fast speech is ~4 tokens/s
 _MIN_MAX_TOKENS = 24
+# Identification decodes in the language it heard only when at least this sure of it;
+# below, in the first candidate (the centre's main language): an unsure guess on a short
+# accented utterance must not turn English into Portuguese.
+_DETECT_SURE = 0.5
 
 
 # --- encoder window fitting -------------------------------------------------------
@@ -113,25 +117,36 @@ class WhisperEngine:
         return bool(self._model.model.is_multilingual)
 
     def decode(self, request: DecodeRequest) -> Hypothesis:
-        """Transcribes (or translates into English) one utterance of at most 30 s. A decode
-        that loops ("3. 3. 3. ...") is decoded once more without repeated trigrams, and what
-        still loops is cut (voice/loops.py)."""
+        """Transcribes (or translates into English) one utterance of at most 30 s; with no
+        language, identifies it first (`identify`). A decode that loops ("3. 3. 3. ...") is
+        decoded once more without repeated trigrams, and what still loops is cut
+        (voice/loops.py)."""
+        if request.language is None:
+            heard = self.identify(request)
+            language = choose(heard, self, request)
+            decoded = self.decode(dataclasses.replace(request, language=language))
+            return identified(decoded, heard)
         translate = request.task is DecodeTask.TRANSLATE
         # speech translation with small models loops ("my garden garden garden")
         segments, info = self._transcribe(request, no_repeat=translate)
-        language, probability = info.language, float(info.language_probability)
-        if request.language is None and self.candidates and self.multilingual:
-            language, probability = _among(self.candidates, info.all_language_probs or ())
-            if language != info.language:  # heard as a language the centre does not serve
-                request = dataclasses.replace(request, language=language)
-                segments, info = self._transcribe(request, no_repeat=translate)
         if not translate and any(loops.loops(s.text) for s in segments):
             segments, info = self._transcribe(request, no_repeat=True)
-        return Hypothesis(
-            segments=tuple(_segment(s) for s in segments),
-            language=language,
-            language_probability=probability,
-        )
+        return Hypothesis(segments=tuple(_segment(s) for s in segments), language=info.language)
+
+    def identify(self, request: DecodeRequest) -> tuple[tuple[str, float], ...]:
+        """The languages the utterance may be in, most likely first, with probabilities
+        renormalised over the candidates: one encoder pass and one decoder step, no
+        transcript. An English-only model hears English."""
+        if not self.multilingual:
+            return (("en", 1.0),)
+        with _fitted_window(self.options.fit_window_finals or request.busy):
+            _, _, heard = self._model.detect_language(audio=request.audio)
+        return _among(self.candidates, heard)
+
+    @property
+    def main_language(self) -> str:
+        """The language to decode in while identification is unsure."""
+        return self.candidates[0] if self.candidates else "en"
 
     def _transcribe(self, request: DecodeRequest, no_repeat: bool) -> tuple[list[Any], Any]:
         options = self.options
@@ -168,14 +183,31 @@ class WhisperEngine:
         return " ".join(s.text.strip() for s in segments)
 
 
-def _among(candidates: tuple[str, ...], heard: Any) -> tuple[str, float]:
-    """The most likely of the candidate languages, with its probability among them only."""
-    probabilities = {code: float(p) for code, p in heard if code in candidates}
+def _among(candidates: tuple[str, ...], heard: Any) -> tuple[tuple[str, float], ...]:
+    """The candidate languages (every language for none), most likely first, with their
+    probabilities among them only."""
+    probabilities = {code: float(p) for code, p in heard if not candidates or code in candidates}
     total = sum(probabilities.values())
     if not probabilities or total <= 0:
-        return candidates[0], 0.0
-    best = max(probabilities, key=lambda code: probabilities[code])
-    return best, probabilities[best] / total
+        return ((candidates[0] if candidates else "en", 0.0),)
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+    return tuple((code, p / total) for code, p in ranked)
+
+
+def choose(
+    heard: tuple[tuple[str, float], ...], engine: WhisperEngine, request: DecodeRequest
+) -> str:
+    """The language to decode an identified utterance in."""
+    if request.known_language is not None:
+        return request.known_language
+    language, probability = heard[0]
+    return language if probability >= _DETECT_SURE else engine.main_language
+
+
+def identified(decoded: Hypothesis, heard: tuple[tuple[str, float], ...]) -> Hypothesis:
+    """`decoded` with what identification heard."""
+    probability = dict(heard).get(decoded.language, 0.0)
+    return dataclasses.replace(decoded, language_probability=probability, languages=heard)
 
 
 def _segment(decoded: Any) -> Segment:
@@ -260,9 +292,16 @@ class LanguageRouter:
         return self._multilingual_engine() is not None
 
     def decode(self, request: DecodeRequest) -> Hypothesis:
+        """With no language, the multilingual model identifies it (an encoder pass, no
+        transcript) and English is still decoded by the English model."""
+        multilingual = self._multilingual_engine()
+        if request.language is None and multilingual is not None:
+            heard = multilingual.identify(request)
+            language = choose(heard, multilingual, request)
+            return identified(self.decode(dataclasses.replace(request, language=language)), heard)
         engine = self.english
         if request.language != "en" or request.task is not DecodeTask.TRANSCRIBE:
-            engine = self._multilingual_engine() or self.english
+            engine = multilingual or self.english
         return engine.decode(request)
 
     def transcribe_offline(self, audio: np.ndarray) -> str:

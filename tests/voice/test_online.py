@@ -150,35 +150,6 @@ def test_partial_backoff_spaces_partials_out():
     assert partial_count(4.0) <= partial_count(1.0) / 3
 
 
-def test_auto_language_is_identified_then_rechecked_and_followed():
-    """An "auto" speaker: detecting decodes until sure, then the chosen language, with a
-    detecting decode every few finals that can switch it."""
-    stream = SpeakerStream(
-        Speaker.CUSTOMER, "auto", EnergyVad(), StreamingOptions(language_recheck_every=2)
-    )
-    spoken = iter(["de"] * 3 + ["en"] * 20)  # the caller switches to English
-    asked: list[str | None] = []
-    finals: list[TranscriptFinal] = []
-
-    def drain() -> None:
-        while (job := stream.next_job()) is not None:
-            asked.append(job.language) if job.is_final else None
-            language = job.language or next(spoken)
-            result = Hypothesis(
-                hypothesis("hallo").segments, language, 0.95 if job.language is None else 1.0
-            )
-            finals.extend(u for u in stream.apply(job, result) if isinstance(u, TranscriptFinal))
-
-    for _ in range(6):
-        for chunk in np.split(np.concatenate([tone(1.0), silence(1.0)]), 100):
-            stream.push_audio(chunk)
-            drain()
-    assert finals[0].language == "de" and finals[0].language_probability == 0.95
-    assert asked[0] is None and "de" in asked  # identified once, then decoded as German
-    assert None in asked[1:]  # rechecked later
-    assert finals[-1].language == "en"  # and the switch was followed
-
-
 def test_a_job_asks_the_decoder_with_one_request():
     audio = tone(1.0)
     job = DecodeJob(audio, 2.0, False, "earlier words", True, 3, 2.3, 2.9, language="de")
