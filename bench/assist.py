@@ -4,6 +4,15 @@
     .venv/bin/python -m bench.assist --speed 2      # twice real time
     .venv/bin/python -m bench.assist --text         # the scripts' own words, no recogniser
     .venv/bin/python -m bench.assist --scripts DIR  # other call scripts (JSON, see fixtures/)
+    .venv/bin/python -m bench.assist --neural --split test   # the neural-voice set, its test half
+    .venv/bin/python -m bench.assist --neural --auto-language  # no language from the platform
+
+`--neural`: the 24 labelled scripts of fixtures/calls/neural, synthesised with neural
+voices by scripts/synth-calls (../shared/eval/synth_neural.py in a pinned venv of its
+own, first run only) into .cache/neural-calls; they sound far closer to real callers
+than espeak-ng does. Their labels carry a dev/test split: tune on dev, report test.
+`--auto-language`: the platform passes no language, so the service's default
+(identification) decides it, as on a Twilio stream with no custom parameter.
 
 Calls: the labelled calls of fixtures/calls (the three of ../shared/eval/calls and
 our German one, with their audio) and the scripts of fixtures/calls/scripts,
@@ -61,12 +70,15 @@ from testkit.events import numbered, payloads
 from testkit.server import LocalServer
 
 CALLS = FIXTURES / "calls"
+REPO = Path(__file__).resolve().parent.parent
 ASSIST_TYPES = (Sentiment, IntentDetected, Summary, Suggestion, HandoverCue, Alert)
 
 
 @dataclass
 class Score:
     name: str
+    split: str
+    expected_intent: str | None
     intent: str | None
     intent_ok: bool
     escalation: str  # "caught", "late", "missed", "-" (none expected)
@@ -74,6 +86,7 @@ class Score:
     false_alarms: int
     points: tuple[int, int]
     steps: tuple[int, int]
+    missed: list[str] = field(default_factory=list)  # labelled data points and steps not found
     latencies_s: list[float] = field(default_factory=list)
 
 
@@ -97,17 +110,22 @@ def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) ->
             escalation = "caught" if in_time[0] <= window[1] else "late"
         else:
             escalation = "missed"
-    points = sum(found_data_point(p, summary) for p in labels.data_points)
-    steps = sum(found_step(s, summary) for s in labels.steps_tried)
+    points = [found_data_point(p, summary) for p in labels.data_points]
+    steps = [found_step(s, summary) for s in labels.steps_tried]
+    missed = [f"data {p!r}" for p, ok in zip(labels.data_points, points, strict=True) if not ok]
+    missed += [f"step {s!r}" for s, ok in zip(labels.steps_tried, steps, strict=True) if not ok]
     return Score(
         call.name,
+        labels.split,
+        labels.intent,
         intent,
         intent == labels.intent,
         escalation,
         delay,
         false_alarms,
-        (points, len(labels.data_points)),
-        (steps, len(labels.steps_tried)),
+        (sum(points), len(points)),
+        (sum(steps), len(steps)),
+        missed,
     )
 
 
@@ -125,12 +143,14 @@ def live_latencies(observed: Observed) -> list[float]:
     return [last[s] - final_at[s] for s in last]
 
 
-async def run_live(calls: list[LabelledCall], speed: float) -> list[Score]:
+async def run_live(calls: list[LabelledCall], speed: float, declare_language: bool) -> list[Score]:
     server = LocalServer(Path(tempfile.mkdtemp(prefix="bench-assist-"))).start()
     scores = []
     try:
         for k, call in enumerate(calls):
-            observed = await stream_call(server.ws, call, f"bench-{k}-{call.name}", speed)
+            observed = await stream_call(
+                server.ws, call, f"bench-{k}-{call.name}", speed, declare_language=declare_language
+            )
             result = score(call, observed.events, observed.arrived_audio_s)
             result.latencies_s = live_latencies(observed)
             scores.append(result)
@@ -175,6 +195,15 @@ def load_calls(script_dirs: list[Path]) -> list[LabelledCall]:
     return [LabelledCall.load(base) for base in bases]
 
 
+def neural_calls() -> list[Path]:
+    """The neural-voice scripts, synthesised (once) by scripts/synth-calls."""
+    out = REPO / ".cache" / "neural-calls"
+    made = subprocess.run([str(REPO / "scripts" / "synth-calls"), str(out)], check=False)
+    if made.returncode != 0:
+        sys.exit("bench.assist: scripts/synth-calls failed (see above)")
+    return sorted(out / p.stem for p in (CALLS / "neural").glob("*.json"))
+
+
 def can_synthesise(needed_for: str) -> bool:
     if missing(SYNTH_CALL, needed_for):
         return False
@@ -208,20 +237,32 @@ def synthesise(scripts: list[Path]) -> list[Path]:
 
 def print_row(s: Score) -> None:
     delay = f"{s.delay_s:+.1f} s" if s.delay_s is not None else ""
+    wrong = "" if s.intent_ok else f" (labelled {s.expected_intent or 'none'})"
     print(
-        f"{s.name:24} intent {s.intent or '-':18} {'ok ' if s.intent_ok else 'BAD'}  "
+        f"{s.name:28} intent {s.intent or '-':18} {'ok ' if s.intent_ok else 'BAD'}  "
         f"escalation {s.escalation:7} {delay:8} false alarms {s.false_alarms}  "
-        f"data {s.points[0]}/{s.points[1]}  steps {s.steps[0]}/{s.steps[1]}"
+        f"data {s.points[0]}/{s.points[1]}  steps {s.steps[0]}/{s.steps[1]}{wrong}"
     )
+    for miss in s.missed:
+        print(f"{'':28} missed {miss}")
 
 
 def print_totals(scores: list[Score]) -> None:
+    for split in sorted({s.split for s in scores} - {""}):
+        print(f"\n== {split} half")
+        print_total([s for s in scores if s.split == split])
+    if len({s.split for s in scores}) > 1 or "" in {s.split for s in scores}:
+        print("\n== all")
+        print_total(scores)
+
+
+def print_total(scores: list[Score]) -> None:
     expected = [s for s in scores if s.escalation != "-"]
     caught = [s for s in expected if s.escalation == "caught"]
     delays = [s.delay_s for s in caught if s.delay_s is not None]
     latencies = [x for s in scores for x in s.latencies_s]
     calm = [s for s in scores if s.escalation == "-"]
-    print(f"\ncalls: {len(scores)}")
+    print(f"calls: {len(scores)}")
     print(f"intent accuracy: {sum(s.intent_ok for s in scores)}/{len(scores)}")
     print(
         f"escalations caught in time: {len(caught)}/{len(expected)}"
@@ -248,9 +289,22 @@ def main() -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="1 = real time")
     parser.add_argument("--text", action="store_true", help="script words, no recogniser")
     parser.add_argument("--scripts", type=Path, action="append", default=None)
+    parser.add_argument("--neural", action="store_true", help="the neural-voice call set")
+    parser.add_argument("--split", choices=("dev", "test"), help="one half of a split set")
+    parser.add_argument(
+        "--auto-language", action="store_true", help="the platform declares no language"
+    )
     args = parser.parse_args()
-    calls = load_calls(args.scripts or [CALLS / "scripts"])
-    scores = run_text(calls) if args.text else asyncio.run(run_live(calls, args.speed))
+    if args.neural:
+        calls = [LabelledCall.load(base) for base in neural_calls()]
+    else:
+        calls = load_calls(args.scripts or [CALLS / "scripts"])
+    if args.split:
+        calls = [c for c in calls if c.labels.split == args.split]
+    if args.text:
+        scores = run_text(calls)
+    else:
+        scores = asyncio.run(run_live(calls, args.speed, not args.auto_language))
     print_totals(scores)
 
 

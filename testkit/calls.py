@@ -43,11 +43,14 @@ class Turn(msgspec.Struct, frozen=True):
 
 
 class Labels(msgspec.Struct, frozen=True):
-    intent: str
+    intent: str | None  # None: a call that fits none of the intents
     handover_expected: bool
     escalation_turn: int | None = None  # index into the turns
+    escalation_kind: str | None = None  # manager, churn, dispute, repeat, sarcasm, deadline, voice
     data_points: tuple[str, ...] = ()
     steps_tried: tuple[str, ...] = ()
+    promised: tuple[str, ...] = ()  # what the agent promised
+    split: str = ""  # "dev" (tune on it) or "test"; "" for the older scripts
 
 
 class Timeline(msgspec.Struct, frozen=True):
@@ -120,8 +123,12 @@ def final_summary(events: Iterable[Event]) -> Summary | None:
     return last
 
 
-async def stream_call(ws_url: str, call: LabelledCall, call_id: str, speed: float) -> Observed:
-    """Streams `call` through /v1/twilio, watching /v1/calls/{id}/events and /v1/alerts."""
+async def stream_call(
+    ws_url: str, call: LabelledCall, call_id: str, speed: float, *, declare_language: bool = True
+) -> Observed:
+    """Streams `call` through /v1/twilio, watching /v1/calls/{id}/events and /v1/alerts.
+    `declare_language`: the platform passes the call's language, as one that knows its
+    queue's does; without it the service identifies the language itself."""
     observed = Observed()
     started = time.monotonic()
 
@@ -141,7 +148,7 @@ async def stream_call(ws_url: str, call: LabelledCall, call_id: str, speed: floa
     await asyncio.sleep(SUBSCRIBE_S)
     started = time.monotonic()
     async with connect(f"{ws_url}/v1/twilio") as ws:
-        custom = {"language": call.language}  # as a platform that knows its queue's language
+        custom = {"language": call.language} if declare_language else {}
         await send_paced(ws, twilio_messages(call.recording, call_id, custom=custom), speed)
     await asyncio.wait_for(watchers[0], END_TIMEOUT_S)
     await asyncio.sleep(LATE_ALERTS_S)
