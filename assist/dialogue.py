@@ -29,7 +29,34 @@ _NOT_VERBS = frozenset("have has had am is are was were know think a the my it t
 # "called" is an action only with someone to call: "called the bank", not "it's called X".
 _CALLED = re.compile(r"\bcalled\s+(?:the|my|your|you|them|him|her|support|customer)\b", re.I)
 _FIRST_PERSON = re.compile(
-    r"^(?:I|we)(?:'ve|'d| have| had)?\s+(?:(?:already|also|even|just|actually|then|first)\s+)*",
+    r"^(?:I|we)(?:'ve|'d| have| had(?! a\b))?\s+"
+    r"(?:(?:already|also|even|just|actually|then|first)\s+)*",
+    re.I,
+)
+# Words before the subject that do not change the step: "Well, after I updated the app",
+# "and I plugged my laptop in".
+_LEAD = re.compile(
+    r"^(?:(?:well|so|and|but|then|yes|yeah|no|oh|um|uh|okay|ok|after|once|since|before)\b,?\s+)+",
+    re.I,
+)
+# A step's clause runs on into what followed it: "updated the app last night it got worse".
+_CONSEQUENCE = re.compile(
+    r"\s+(?:it|that|this|they)\s+(?:got|was|is|went|stopped|still|kept|keeps|did|didn't|doesn't|"
+    r"won't|wouldn't|just)\b.*$",
+    re.I,
+)
+_FILLER = re.compile(
+    r"^(?:honestly|really|though|anyway|either|basically|obviously|actually)$", re.I
+)
+_ASIDE = re.compile(rf"{_FILLER.pattern}|^(?:twice|once|again|as well|too|\w+ times)$", re.I)
+_TRIED_A = re.compile(
+    r"^(?:had|took|gave it) a (?:look|go|try)\b", re.I
+)  # "I had a look in the app"
+# Calling before is a step too: "the third time I'm calling about the same bill".
+_CALLED_BEFORE = re.compile(
+    r"\b(?:second|third|fourth|fifth|\d+(?:nd|rd|th)|another) time (?:that )?"
+    r"(?:I'm|I am|I've been|I have been)"
+    r" (?P<step>(?:calling|phoning|ringing|contacting you) about [^,.!?]+)",
     re.I,
 )
 _OTHER_SUBJECT = re.compile(r"^(?:they|he|she|it|you|the|that|this|there|nobody|someone)\b", re.I)
@@ -55,15 +82,18 @@ def steps_tried(text: str) -> list[str]:
     steps: list[str] = []
     for sentence in _SENTENCE_END.split(text):
         acting = False  # inside a run of "I did X, did Y and did Z"
+        steps += [m["step"] for m in _CALLED_BEFORE.finditer(sentence)]
         for clause in _CLAUSE_BREAK.split(sentence):
-            clause = clause.strip()
-            rest = _FIRST_PERSON.sub("", clause)
+            clause = _LEAD.sub("", clause.strip())
+            rest = _CONSEQUENCE.sub("", _FIRST_PERSON.sub("", clause))
             first_person = rest != clause
             # "I already call the bank": after "already" the tense is often lost in recognition
             already = first_person and "already" in clause[: len(clause) - len(rest)].lower()
             if (_is_action(rest) or (already and _is_verb_like(rest))) and (first_person or acting):
                 steps.append(rest)
                 acting = True
+            elif acting and steps and _ASIDE.match(rest):
+                steps[-1] += "" if _FILLER.match(rest) else f" {rest}"  # ", twice", ", honestly"
             elif acting and steps and _is_tail(rest) and not first_person:
                 steps[-1] = f"{steps[-1]} and {rest}"  # "turned it off and on again"
             else:
@@ -73,6 +103,8 @@ def steps_tried(text: str) -> list[str]:
 
 def _is_action(phrase: str) -> bool:
     verb = phrase.split(maxsplit=1)[0].lower() if phrase else ""
+    if _TRIED_A.match(phrase):
+        return True
     if verb == "called":
         return bool(_CALLED.match(phrase))
     regular = verb.endswith("ed") and len(verb) > 4

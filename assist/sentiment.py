@@ -59,6 +59,24 @@ COMPLAINT_PHRASES = (
     r"broken",
 )
 _COMPLAINT = re.compile(r"\b(?:" + "|".join(COMPLAINT_PHRASES) + r")", re.I)
+# Sarcasm: praise said of something bad ("Oh great. Two more weeks without internet, that's
+# just perfect."). Praise alone is praise; only with a bad fact in the same turn does it count
+# against, phrase by phrase, and the lexicon's reading of it as positive is dropped.
+_PRAISE = re.compile(
+    r"\b(?:oh (?:great|brilliant|perfect|wonderful|fantastic|lovely|marvellous)"
+    r"|(?:that's|that is|this is|how) (?:just )?"
+    r"(?:perfect|great|brilliant|wonderful|fantastic|lovely)"
+    r"|just (?:perfect|great|brilliant|wonderful|fantastic|lovely)"
+    r"|thanks (?:so much|a lot|a bunch|for nothing)|great job|well done)\b",
+    re.I,
+)
+_BAD_FACT = re.compile(
+    r"\b(?:without|nothing|never"
+    r"|still (?:not|no|nothing|waiting|broken|down|don't|haven't|can't)"
+    r"|no (?:\w+ )?(?:internet|service|signal|power|heating|water|phone|money|refund|one)"
+    r"|(?:more|another) (?:\w+ )?(?:days?|weeks?|months?|hours?))\b",
+    re.I,
+)
 _NEGATED = re.compile(r"\b(?:not|no|never|isn't|wasn't|nothing)\s+(?:\w+\s+)?$", re.I)
 COMPLAINT_WEIGHT = 0.35  # per phrase; three phrases make a segment fully negative
 
@@ -152,6 +170,9 @@ def text_score(text: str) -> tuple[float, list[str]]:
     complaints = [
         m[0] for m in _COMPLAINT.finditer(text) if not _NEGATED.search(text[: m.start()][-30:])
     ]
+    if _BAD_FACT.search(text) and (sarcasm := [m[0] for m in _PRAISE.finditer(text)]):
+        complaints += sarcasm
+        lexicon = min(lexicon, 0.0)
     if not complaints:
         return lexicon, []
     complaint = -min(1.0, COMPLAINT_WEIGHT * len(complaints))

@@ -26,6 +26,7 @@ def fired(rules: RuleBook, text: str) -> set[str]:
         ("Can I talk to someone in charge?", "manager_request"),
         ("I'm going to switch to another provider.", "churn_threat"),
         ("Then I will just cancel and take my business elsewhere.", "churn_threat"),
+        ("If that's how you treat me, I'll just go to Contoso.", "churn_threat"),
         ("I'll tell my bank to do a chargeback.", "payment_dispute_threat"),
         ("I will file a complaint and tell everyone about this.", "public_complaint_threat"),
         ("I'm putting this on social media.", "public_complaint_threat"),
@@ -45,6 +46,7 @@ def test_escalation_phrases(rules, text, rule):
         "Yes, I already called the bank.",
         "Thank you, that was really helpful.",
         "My internet has not been working since Monday.",
+        "I'll go to the shop and check the router model.",
     ],
 )
 def test_calm_requests_fire_nothing(rules, text):

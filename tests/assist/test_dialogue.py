@@ -18,6 +18,17 @@ from assist.dialogue import promises, questions, steps_tried
         ("I have sent two emails and nobody answered.", ["sent two emails"]),
         ("I've already tried turning it off and on again", ["tried turning it off and on again"]),
         ("I already call the bank", ["call the bank"]),  # tense lost by the recogniser
+        # in passing, after a lead-in, with an aside, and what followed cut off
+        ("Well, after I updated the app last night it got worse.", ["updated the app last night"]),
+        (
+            "Yes, I restarted the router, twice, and I plugged my laptop in with a cable.",
+            ["restarted the router twice", "plugged my laptop in with a cable"],
+        ),
+        ("I had a look in the app, but I couldn't find it.", ["had a look in the app"]),
+        (
+            "This is the third time I'm calling about the same bill.",
+            ["calling about the same bill"],
+        ),
     ],
 )
 def test_steps_the_caller_already_took(text, steps):
@@ -31,6 +42,7 @@ def test_steps_the_caller_already_took(text, steps):
         "I noticed two payments on my card.",
         "It is called Fiber Max.",
         "They restarted my line yesterday.",
+        "I had a problem with the app.",
     ],
 )
 def test_not_steps(text):

@@ -29,7 +29,24 @@ def test_spoken_numbers_are_written_as_digits(spoken, text):
         ("moving abroad at the end of March", "date", "the end of March"),
         ("it is john dot smith at example dot com", "email", "john.smith@example.com"),
         ("from the first of April", "date", "from the 1st of April"),
-        ("it started two weeks ago", "date", "two weeks ago"),
+        ("it started two weeks ago", "date", "2 weeks ago"),
+        ("after I updated the app last night", "date", "last night"),
+        # read digit by digit, in groups with a pause, with "oh" for zero
+        ("Seven three three, nine zero two.", "number", "733902"),
+        ("Sure, it's sixty one, four zero seven.", "number", "61407"),
+        ("it's oh seven seven oh oh, nine one two, four five six", "phone", "07700912456"),
+        ("call me on oh one six one, four nine six, oh oh oh oh", "phone", "01614960000"),
+        # spelled out, as people spell
+        ("Yes, it's S W one A, two B Q.", "postcode", "SW1A 2BQ"),
+        ("the reference is R C three three eight one five", "reference_number", "RC33815"),
+        ("It's O, K, A, F, O, R.", "name", "OKAFOR"),
+        ("B as in bravo, E, N, seven", "reference", "BEN7"),
+        ("The new address is 12 Baker Street, London", "address", "12 Baker Street"),
+        ("It's an Android, a Pixel seven.", "product", "Pixel 7"),
+        # amounts said with no currency, where the words around say it is money
+        ("it's fifty four ninety nine a month", "amount", "54.99"),
+        ("my plan is forty five", "amount", "45"),
+        ("I paid eighty nine ninety nine for it", "amount", "89.99"),
     ],
 )
 def test_data_points_as_spoken_and_as_written(text, kind, value):
@@ -48,7 +65,19 @@ def test_a_bare_number_takes_the_kind_the_agent_asked_for():
 
 @pytest.mark.parametrize(
     "text",
-    ["I may be a bit late", "this is the third time", "it takes ten business days", "hello"],
+    [
+        "I may be a bit late",
+        "this is the third time",
+        "it takes ten business days",
+        "hello",
+        "I have one or two questions",
+        "I was on plan B for a while",
+        "we waited 30, 40 minutes",
+    ],
 )
 def test_no_data_points_in_ordinary_words(text):
     assert extract(text, "s1") == []
+
+
+def test_a_postcode_is_one_data_point():
+    assert [p.kind for p in extract("it's S W one A, two B Q", "s1")] == ["postcode"]

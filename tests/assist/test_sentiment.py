@@ -14,6 +14,8 @@ ANGRY = Prosody(loudness_dbfs=-14.0, pitch_hz=135.0, voiced_s=2.6)
         "This is ridiculous, the third time I am calling.",
         "My internet is still not working.",
         "A fee? Nobody told me about any fee. This is unacceptable.",
+        # sarcasm: praise said of something bad
+        "Oh great. Two more weeks without internet, that's just perfect. Thanks so much.",
     ],
 )
 def test_complaints_read_negative(text):
@@ -28,6 +30,8 @@ def test_complaints_read_negative(text):
         "It's not ridiculous, just a question.",  # negated complaint word
         "That would be great, thank you so much for your help.",
         "Could you please check my bill?",
+        "Oh great, thanks so much, that's brilliant.",  # praise alone is praise
+        "Thanks a lot, that sorted it, I still have the email.",
     ],
 )
 def test_politeness_and_negation_do_not_read_negative(text):
