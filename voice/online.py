@@ -386,7 +386,7 @@ class SpeakerStream:
                     text,
                     t_start,
                     job.t_end,
-                    self.language or self._heard_language,
+                    self._shown_language(job),
                     round(self.language_probability, 3),
                 )
             )
@@ -403,13 +403,18 @@ class SpeakerStream:
             text=text,
             t_start=round(t_start, 3),
             t_end=round(t_end, 3),
-            language=self.language or self._heard_language,
+            language=self._shown_language(job),
             language_probability=round(self.language_probability, 3),
             words=tuple(timed),
             prosody=measure_prosody(
                 job.audio[self._offset(job, t_start) : self._offset(job, t_end)]
             ),
         )
+
+    def _shown_language(self, job: DecodeJob) -> str:
+        """The speaker's language once decided, else the leading one, else the language
+        the words were decoded in (a final cut from a partial before any identification)."""
+        return self.language or self._heard_language or job.language or ""
 
     @staticmethod
     def _offset(job: DecodeJob, t: float) -> int:

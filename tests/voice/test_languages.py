@@ -155,6 +155,18 @@ ENGLISH: Heard = (("en", 0.95), ("de", 0.05))
 UNSURE: Heard = (("pt", 0.55), ("en", 0.45))
 
 
+def test_words_shown_before_identification_carry_the_language_they_were_decoded_in():
+    stream = SpeakerStream(Speaker.CUSTOMER, "auto", EnergyVad(), StreamingOptions())
+    shown = []
+    for chunk in np.split(tone(3.0), 60):
+        stream.push_audio(chunk)
+        while (job := stream.next_job()) is not None:
+            assert job.language == "en"  # a partial, before any final identified
+            result = Hypothesis((Segment("hello", (), 0.0, -0.2),), "en")
+            shown += stream.apply(job, result)
+    assert shown and all(u.language == "en" for u in shown)
+
+
 def test_one_short_utterance_does_not_decide_the_language():
     finals, asked = speak([GERMAN, GERMAN, GERMAN])
     assert asked[:2] == [None, None]  # 1.5 s is not enough: the second final identifies too
