@@ -1,5 +1,5 @@
 """What every call's assist shares, loaded once: options, the embedding model, the
-intent catalog, the rules and the knowledge articles."""
+intent catalog, the rules, the knowledge articles and the disposition catalog."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from assist.intent import IntentCatalog, IntentOptions
 from assist.knowledge import KnowledgeBase
 from assist.sentiment import SentimentOptions
 from assist.translate import ArgosTranslator
+from assist.wrapup import DispositionCatalog
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class AssistOptions:
     enabled: bool = True
     intents_file: str = ""  # empty: the default catalog shipped in assist/data/
     rules_file: str = ""
+    dispositions_file: str = ""
     knowledge_dir: str = ""
     embeddings_model: str = DEFAULT_MODEL  # "minilm", a model directory, or "none"
     embedding_threads: int = 1
@@ -47,6 +49,7 @@ class Assistant:
     intents: IntentCatalog
     rules: RuleBook
     knowledge: KnowledgeBase
+    dispositions: DispositionCatalog
     translator: ArgosTranslator | None = None
 
     @classmethod
@@ -64,6 +67,9 @@ class Assistant:
             rules=RuleBook.load(options.path(options.rules_file, "rules.toml"), embedder),
             knowledge=KnowledgeBase.load(
                 options.path(options.knowledge_dir, "knowledge"), embedder
+            ),
+            dispositions=DispositionCatalog.load(
+                options.path(options.dispositions_file, "dispositions.toml")
             ),
             translator=_load_translator(options),
         )

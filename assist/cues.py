@@ -93,7 +93,7 @@ class RuleBook:
     @classmethod
     def load(cls, path: Path, embedder: Embedder | None) -> RuleBook:
         """The rules in a TOML file; CatalogError naming the file and key when it is wrong."""
-        loaded = settings.load(path, RulesFile, error=CatalogError, dec_hook=_compile_patterns)
+        loaded = settings.load(path, RulesFile, error=CatalogError, dec_hook=compile_patterns)
         names = [rule.name for rule in loaded.rule]
         settings.refuse_duplicates(names, source=str(path), key="rule", error=CatalogError)
         return cls(list(loaded.rule), embedder)
@@ -129,7 +129,7 @@ class CueState:
         self.fired.discard(rule.name)
 
 
-def _compile_patterns(kind: type, value: Any) -> re.Pattern[str]:
+def compile_patterns(kind: type, value: Any) -> re.Pattern[str]:
     """msgspec's hook for `Rule.patterns`: each string a case-insensitive expression."""
     if kind is not re.Pattern and getattr(kind, "__origin__", None) is not re.Pattern:
         raise NotImplementedError(kind)

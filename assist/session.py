@@ -6,6 +6,7 @@
     session.on_paused(seconds)            # call time that passed paused: nobody's silence
     cue = session.with_context(cue)       # a cue raised elsewhere, with summary and tail
     session.summary()                     # the record for call.ended
+    session.wrapup()                      # the wrap-up draft, once the call ended
 
 Pure computation, no I/O and no clock: call time comes from the audio, so a
 call streamed faster than real time gets the same events. CPU-bound (one
@@ -24,6 +25,7 @@ from assist.cues import CueState, Firing, Rule
 from assist.intent import IntentTracker
 from assist.sentiment import Reading, SpeakerSentiment
 from assist.summary import RollingSummary
+from assist.wrapup import WrapupDraft
 from contract.events import (
     Alert,
     AssistEvent,
@@ -39,6 +41,7 @@ from contract.events import (
     TranscriptLine,
     Translation,
     TranslationEngine,
+    Wrapup,
 )
 
 CUSTOMER, AGENT = Speaker.CUSTOMER, Speaker.AGENT
@@ -57,6 +60,7 @@ class AssistSession:
             AGENT: SpeakerSentiment(options.sentiment),
         }
         self._summary = RollingSummary()
+        self._wrapup = WrapupDraft(assistant.dispositions)
         self._cues = CueState()
         self._tail: deque[TranscriptLine] = deque(maxlen=options.transcript_tail_lines)
         self._suggested: set[str] = set()
@@ -138,6 +142,7 @@ class AssistSession:
         ]
         intent = self._update_intent(sid, speaker, text, vector)
         changed = self._summary.add(sid, speaker, text)
+        self._wrapup.add(sid, speaker, text)
         if intent is not None:
             events.append(intent)
         if changed or intent is not None:
@@ -184,6 +189,11 @@ class AssistSession:
 
     def summary(self) -> Summary:
         return self._summary.snapshot()
+
+    def wrapup(self) -> Wrapup:
+        intent = self._summary.intent
+        described = next((i.description for i in self._a.intents.intents if i.name == intent), "")
+        return self._wrapup.draft(intent, described)
 
     # --- pieces -----------------------------------------------------------------------
     def _vector(self, text: str) -> np.ndarray | None:

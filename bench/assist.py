@@ -55,6 +55,7 @@ from contract.events import (
     Suggestion,
     Summary,
     TranscriptFinal,
+    Wrapup,
 )
 from testkit import FIXTURES
 from testkit.calls import (
@@ -86,6 +87,8 @@ class Score:
     false_alarms: int
     points: tuple[int, int]
     steps: tuple[int, int]
+    disposition: tuple[str | None, str | None] = (None, None)  # (labelled, drafted)
+    wrapup_s: float | None = None  # live: the draft's arrival after the last audio was sent
     missed: list[str] = field(default_factory=list)  # labelled data points and steps not found
     latencies_s: list[float] = field(default_factory=list)
 
@@ -114,6 +117,8 @@ def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) ->
     steps = [found_step(s, summary) for s in labels.steps_tried]
     missed = [f"data {p!r}" for p, ok in zip(labels.data_points, points, strict=True) if not ok]
     missed += [f"step {s!r}" for s, ok in zip(labels.steps_tried, steps, strict=True) if not ok]
+    drafts = payloads(events, Wrapup)
+    disposition = (labels.disposition, drafts[-1].disposition if drafts else None)
     return Score(
         call.name,
         labels.split,
@@ -125,6 +130,8 @@ def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) ->
         false_alarms,
         (sum(points), len(points)),
         (sum(steps), len(steps)),
+        disposition,
+        None,
         missed,
     )
 
@@ -143,6 +150,13 @@ def live_latencies(observed: Observed) -> list[float]:
     return [last[s] - final_at[s] for s in last]
 
 
+def wrapup_latency(observed: Observed) -> float | None:
+    drafts = numbered(observed.events, Wrapup)
+    if not drafts or observed.audio_sent_wall_s is None:
+        return None
+    return observed.arrived_wall_s[drafts[-1][0]] - observed.audio_sent_wall_s
+
+
 async def run_live(calls: list[LabelledCall], speed: float, declare_language: bool) -> list[Score]:
     server = LocalServer(Path(tempfile.mkdtemp(prefix="bench-assist-"))).start()
     scores = []
@@ -153,6 +167,7 @@ async def run_live(calls: list[LabelledCall], speed: float, declare_language: bo
             )
             result = score(call, observed.events, observed.arrived_audio_s)
             result.latencies_s = live_latencies(observed)
+            result.wrapup_s = wrapup_latency(observed)
             scores.append(result)
             print_row(result)
     finally:
@@ -178,6 +193,7 @@ def run_text(calls: list[LabelledCall]) -> list[Score]:
             for payload in out:
                 events.append(Event(call.name, len(events) + 1, "", payload))
                 arrived[len(events)] = final.t_end
+        events.append(Event(call.name, len(events) + 1, "", session.wrapup()))
         result = score(call, events, arrived)
         result.latencies_s = latencies
         scores.append(result)
@@ -243,6 +259,9 @@ def print_row(s: Score) -> None:
         f"escalation {s.escalation:7} {delay:8} false alarms {s.false_alarms}  "
         f"data {s.points[0]}/{s.points[1]}  steps {s.steps[0]}/{s.steps[1]}{wrong}"
     )
+    labelled, drafted = s.disposition
+    if labelled is not None and labelled != drafted:
+        print(f"{'':28} disposition {drafted or '-'} (labelled {labelled})")
     for miss in s.missed:
         print(f"{'':28} missed {miss}")
 
@@ -276,6 +295,16 @@ def print_total(scores: list[Score]) -> None:
         f"data points found: {sum(s.points[0] for s in scores)}/{sum(s.points[1] for s in scores)}"
         f"   steps found: {sum(s.steps[0] for s in scores)}/{sum(s.steps[1] for s in scores)}"
     )
+    labelled = [s for s in scores if s.disposition[0] is not None]
+    if labelled:
+        right = sum(s.disposition[0] == s.disposition[1] for s in labelled)
+        print(f"wrap-up disposition: {right}/{len(labelled)}")
+    wrapups = [s.wrapup_s for s in scores if s.wrapup_s is not None]
+    if wrapups:
+        print(
+            f"wrap-up after the last audio: p50 {np.median(wrapups):.1f} s, "
+            f"max {max(wrapups):.1f} s ({len(wrapups)} calls)"
+        )
     if latencies:
         p50, p95 = np.percentile(latencies, [50, 95])
         print(

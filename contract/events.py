@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-CONTRACT_VERSION = "2.1"  # major: a field or type changed meaning or went away; minor: added
+CONTRACT_VERSION = "2.2"  # major: a field or type changed meaning or went away; minor: added
 
 
 class Speaker(enum.StrEnum):
@@ -129,6 +129,28 @@ class Redaction(_Value, frozen=True):
     kind: PrivateKind
     start: int  # character offsets into the redacted text, end exclusive
     end: int
+
+
+class FollowUpOwner(enum.StrEnum):
+    AGENT = "agent"  # the agent said they would ("I'll email you the guide")
+    COMPANY = "company"  # someone else here will ("the engineer will call", "we'll refund")
+    CUSTOMER = "customer"  # the caller will ("I'll send the invoice tonight")
+
+
+class FollowUp(_Value, frozen=True):
+    what: str  # the words that promised it
+    owner: FollowUpOwner
+    when: str  # as said ("tomorrow morning", "within 5 days"); "" when nobody said
+    segment_id: str = ""  # the segment that said it; "" for one the agent added
+
+
+class WrapupNotes(_Value, frozen=True):
+    """The after-call notes, drafted by the co-pilot, edited and accepted by the agent."""
+
+    reason: str  # why the customer called
+    actions: tuple[str, ...]  # what was done on the call
+    outcome: str
+    follow_ups: tuple[FollowUp, ...] = ()
 
 
 class TranscriptLine(_Value, frozen=True):
@@ -272,6 +294,27 @@ class CallEnded(_Payload, frozen=True, tag="call.ended"):
     detail: str = ""  # the platform's own reason, or the error code
 
 
+class Wrapup(_Payload, frozen=True, tag="wrapup"):
+    """The wrap-up drafted once the call's audio ended, for the agent to accept or edit."""
+
+    disposition: str  # a name from the disposition catalog
+    description: str
+    confidence: float  # 0..1
+    evidence: tuple[str, ...]  # the lines that decided the disposition
+    notes: WrapupNotes
+    alternatives: tuple[str, ...] = ()  # the next most likely dispositions, best first
+    choices: tuple[str, ...] = ()  # every disposition of the catalog, for the agent to pick
+
+
+class WrapupAccepted(_Payload, frozen=True, tag="wrapup.accepted"):
+    """The wrap-up as the agent accepted it: the call's after-call record."""
+
+    disposition: str
+    notes: WrapupNotes
+    edited: bool  # anything changed from the draft
+    acw_s: float  # after-call work: seconds from the call's end to this acceptance
+
+
 Payload = (
     CallStarted
     | TranscriptPartial
@@ -286,6 +329,8 @@ Payload = (
     | CallPaused
     | CallResumed
     | CallEnded
+    | Wrapup
+    | WrapupAccepted
 )
 TranscriptUpdate = TranscriptPartial | TranscriptFinal
 AssistEvent = Translation | Sentiment | IntentDetected | Summary | Suggestion | HandoverCue | Alert
@@ -300,6 +345,7 @@ ALERT_FEED_TYPES: tuple[type[Payload], ...] = (
     Sentiment,
     HandoverCue,
     Alert,
+    WrapupAccepted,
 )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from assist.assistant import Assistant
 from assist.session import AssistSession
-from contract.events import AssistEvent, HandoverCue, Summary, TranscriptFinal
+from contract.events import AssistEvent, HandoverCue, Summary, TranscriptFinal, Wrapup
 from voice.clock import Clock, SystemClock
 from voice.tasks import TaskSet
 
@@ -122,6 +122,14 @@ class CallAssist:
         self._queued.set()
         await self._task
         return self._session.summary()
+
+    def wrapup(self) -> Wrapup | None:
+        """The wrap-up draft, once `close` has returned (None if drafting failed)."""
+        try:
+            return self._session.wrapup()
+        except Exception:  # the call still ends; the agent writes the notes
+            log.exception("call %s: no wrap-up draft", self._call_id)
+            return None
 
     def _put(self, payload: _Input) -> None:
         if len(self._queue) >= self._max_queued:

@@ -199,7 +199,11 @@ class CallSession:
                 self.call_id,
                 self._voice.final_timeout_s,
             )
-        summary = await self._assist.close() if self._assist is not None else None
+        summary = None
+        if self._assist is not None:
+            summary = await self._assist.close()
+            if (wrapup := self._assist.wrapup()) is not None:
+                self._publish(wrapup)  # before call.ended: the last word of a live stream
         ended = CallEnded(round(self.audio_s, 3), stop.reason, summary, stop.detail)
         self._hub.end_call(self.call_id, self._redactor.derived(ended))
 

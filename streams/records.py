@@ -27,13 +27,15 @@ from contract.events import (
     TranscriptFinal,
     TranscriptPartial,
     Translation,
+    Wrapup,
+    WrapupAccepted,
 )
 
 
 def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None:
     """A stored call (`EventStore.read_call`) as its record in JSON: its row, transcript,
     every event but partials, and the co-pilot's view (intent, summary, sentiment
-    timeline, suggestions, cues, alerts)."""
+    timeline, suggestions, cues, alerts, the wrap-up drafted and the one accepted)."""
     if stored is None:
         return None
     row, bodies = stored
@@ -53,6 +55,8 @@ def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None
         "suggestions": view.suggestions,
         "cues": view.cues,
         "alerts": view.alerts,
+        "wrapup": view.wrapup,  # the co-pilot's draft
+        "wrapup_accepted": view.accepted,  # the agent's, with the after-call work seconds
     }
     return codec.encode_json(record).encode()
 
@@ -68,6 +72,8 @@ class _View:
         self.suggestions: list[Suggestion] = []
         self.cues: list[msgspec.Raw] = []
         self.alerts: list[msgspec.Raw] = []
+        self.wrapup: Wrapup | None = None
+        self.accepted: WrapupAccepted | None = None
 
     def add(self, payload: Payload, body: str) -> None:
         raw = msgspec.Raw(body.encode())
@@ -88,6 +94,10 @@ class _View:
                 self.cues.append(raw)
             case Alert():
                 self.alerts.append(raw)
+            case Wrapup():
+                self.wrapup = payload
+            case WrapupAccepted():
+                self.accepted = payload  # the agent may accept again: the last one stands
             case CallStarted() | CallEnded() | TranscriptPartial() | Translation():
                 pass
             case CallPaused() | CallResumed():

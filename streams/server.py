@@ -151,12 +151,13 @@ class Service:
             config.server.final_timeout_s,
             on_final_latency=self.metrics.final_latency.observe,
         )
+        runtime = _assist_runtime(config, assistant, self.metrics)
         self.calls = CallRegistry(
             self.hub,
             voice,
             config.call.language,
             config.server.max_calls,
-            _assist_runtime(config, assistant, self.metrics),
+            runtime,
             config.call.agent_language,
             config.privacy.max_pause_s,
             self.privacy,
@@ -165,7 +166,12 @@ class Service:
         self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
         self.metrics.watch_bus(lambda: self.bus.healthy, lambda: not self.not_ready())
         self.controls = CallControls(
-            self.calls, self.metrics, config.server.max_errors_per_connection
+            self.calls,
+            self.metrics,
+            config.server.max_errors_per_connection,
+            self.hub,
+            self.privacy,
+            runtime.assistant.dispositions.names if runtime is not None else (),
         )
         self.platforms = Platforms(
             self.calls, self.hub, self.metrics, config.server, self.access, self.count_refusal

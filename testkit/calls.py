@@ -50,6 +50,7 @@ class Labels(msgspec.Struct, frozen=True):
     data_points: tuple[str, ...] = ()
     steps_tried: tuple[str, ...] = ()
     promised: tuple[str, ...] = ()  # what the agent promised
+    disposition: str | None = None  # how the call ended, a name of the disposition catalog
     split: str = ""  # "dev" (tune on it) or "test"; "" for the older scripts
 
 
@@ -99,6 +100,7 @@ class Observed:
     alerts: list[Event] = field(default_factory=list)  # this call's, from /v1/alerts
     arrived_audio_s: dict[int, float] = field(default_factory=dict)  # seq -> audio position
     arrived_wall_s: dict[int, float] = field(default_factory=dict)  # seq -> monotonic time
+    audio_sent_wall_s: float | None = None  # monotonic time the last audio was sent
 
     def of(self, kind: type[P]) -> list[P]:
         return payloads(self.events, kind)
@@ -150,6 +152,7 @@ async def stream_call(
     async with connect(f"{ws_url}/v1/twilio") as ws:
         custom = {"language": call.language} if declare_language else {}
         await send_paced(ws, twilio_messages(call.recording, call_id, custom=custom), speed)
+        observed.audio_sent_wall_s = time.monotonic()
     await asyncio.wait_for(watchers[0], END_TIMEOUT_S)
     await asyncio.sleep(LATE_ALERTS_S)
     watchers[1].cancel()

@@ -83,7 +83,7 @@ async def test_the_agent_pauses_and_resumes_on_the_event_stream(service):
         (b"\x00\x01", "unknown_message"),
         ('{"type": "stop"}', "unknown_message"),
         ('{"type": "pause", "reason": 5}', "bad_reason"),
-        ('{"type": "pause", "reason": "' + "x" * 2000 + '"}', "too_large"),
+        ('{"type": "pause", "reason": "' + "x" * 20_000 + '"}', "too_large"),
     ],
 )
 async def test_anything_else_gets_an_error_and_the_stream_goes_on(service, message, code):
