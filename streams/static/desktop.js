@@ -1,10 +1,12 @@
 // The agent desktop: one call's live transcript and what the co-pilot suggests.
-// Nothing leaves this page without the agent's click (copy, dismiss, pause, resume).
+// Nothing leaves this page without the agent's click (copy, dismiss, pause, resume,
+// accept the wrap-up).
 import { LiveSocket, clock, el, getJson, label, showState, wsUrl } from "/static/live.js";
 
 const MAX_LINES = 400; // on screen; the call record keeps everything
 const MAX_POINTS = 400;
 const SUMMARY_FIELDS = ["intent", "steps_tried", "data_points", "next_steps", "open_questions"];
+const OWNERS = ["agent", "company", "customer"];
 const $ = (id) => document.getElementById(id);
 
 const callId = new URLSearchParams(location.search).get("call");
@@ -16,6 +18,7 @@ let trimmed = 0;
 let live = null; // the call's LiveSocket: it also carries the agent's pause and resume
 let callLive = false; // started and not ended: it can be paused
 let paused = null; // the call.paused event while the call is paused
+let accepting = false; // a wrap-up was sent and its answer (event or error) is awaited
 const partials = new Map(); // speaker -> <li> shown in place until the final replaces it
 const points = []; // sentiment: {speaker, score, t, spike}
 
@@ -51,7 +54,7 @@ function follow(id) {
     wsUrl(`/v1/calls/${encodeURIComponent(id)}/events`, { since: lastSeq, partials: 0 });
   live = new LiveSocket(url, {
     onEvent: (event) => {
-      if (event.type === "error") return showPauseError(event.message); // ours, unnumbered
+      if (event.type === "error") return accepting ? showWrapupError(event.message) : showPauseError(event.message); // ours, unnumbered
       if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // never twice
       lastSeq = event.seq;
       handle(event);
@@ -64,6 +67,8 @@ function follow(id) {
   $("pause-resume").addEventListener("click", () => askPause({ type: "resume" }));
   $("copy-summary").addEventListener("click", copySummary);
   $("handover-dismiss").addEventListener("click", () => { $("handover").hidden = true; });
+  $("wrapup-form").addEventListener("submit", acceptWrapup);
+  $("wrapup-add").addEventListener("click", () => addFollowUp({ what: "", owner: "agent", when: "" }));
   setInterval(showDuration, 1000);
 }
 
@@ -81,6 +86,8 @@ function handle(event) {
     "call.paused": onPaused,
     "call.resumed": onResumed,
     "call.ended": onEnded,
+    wrapup: onWrapup,
+    "wrapup.accepted": onWrapupAccepted,
   };
   const handler = handlers[event.type];
   if (handler) handler(event);
@@ -318,4 +325,82 @@ function onHandover(event) {
   $("handover-reason").textContent = event.reason;
   $("handover-open").replaceChildren(...event.open_items.map((item) => el("li", {}, item)));
   if (event.summary) showSummary(event.summary);
+}
+
+// --- wrap-up ----------------------------------------------------------------------------
+// Drafted by the co-pilot as the call ends; the agent edits and accepts it. The page
+// shows what the events say (a reload replays the draft and the last acceptance).
+function onWrapup(event) {
+  $("wrapup").hidden = false;
+  $("wrapup-confidence").textContent = `drafted, ${Math.round(event.confidence * 100)}% sure`;
+  const choices = event.choices.length ? event.choices : [event.disposition];
+  $("wrapup-disposition").replaceChildren(
+    ...choices.map((name) => el("option", { value: name }, label(name))));
+  $("wrapup-evidence").textContent = event.evidence.length ? `“${event.evidence.join("” · “")}”` : "";
+  showNotes(event.disposition, event.notes);
+  $("wrapup-status").textContent = "Check the draft, edit what is wrong, then accept.";
+  $("wrapup-status").className = "muted";
+}
+
+function onWrapupAccepted(event) {
+  accepting = false;
+  $("wrapup").hidden = false;
+  showNotes(event.disposition, event.notes);
+  $("wrapup-accept").disabled = false;
+  const how = event.edited ? "with your edits" : "as drafted";
+  $("wrapup-status").textContent = `Accepted ${how} ${clock(event.acw_s)} after the call ended. Stored.`;
+  $("wrapup-status").className = "done";
+}
+
+function showNotes(disposition, notes) {
+  $("wrapup-disposition").value = disposition;
+  $("wrapup-reason").value = notes.reason;
+  $("wrapup-actions").value = notes.actions.join("\n");
+  $("wrapup-outcome").value = notes.outcome;
+  $("wrapup-follow-ups").replaceChildren();
+  for (const item of notes.follow_ups || []) addFollowUp(item);
+}
+
+function addFollowUp(item) {
+  const owner = el("select", { "aria-label": "Owner" },
+    ...OWNERS.map((name) => el("option", { value: name }, name)));
+  owner.value = item.owner;
+  const row = el("li", { "data-segment": item.segment_id || "" },
+    el("input", { value: item.what, "aria-label": "Follow-up" }),
+    owner,
+    el("input", { value: item.when, "aria-label": "When" }),
+    el("button", { type: "button", "aria-label": "Remove follow-up" }, "✕"));
+  row.querySelector("button").addEventListener("click", () => row.remove());
+  $("wrapup-follow-ups").append(row);
+}
+
+function acceptWrapup(submit) {
+  submit.preventDefault();
+  const socket = live && live.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    showWrapupError("Not connected: try again in a moment.");
+    return;
+  }
+  const followUps = [...$("wrapup-follow-ups").children].map((row) => {
+    const [what, owner, when] = row.querySelectorAll("input, select");
+    return { what: what.value.trim(), owner: owner.value, when: when.value.trim(), segment_id: row.dataset.segment };
+  }).filter((item) => item.what);
+  const notes = {
+    reason: $("wrapup-reason").value.trim(),
+    actions: $("wrapup-actions").value.split("\n").map((a) => a.trim()).filter(Boolean),
+    outcome: $("wrapup-outcome").value.trim(),
+    follow_ups: followUps,
+  };
+  accepting = true;
+  $("wrapup-accept").disabled = true; // until the event or the error comes back
+  $("wrapup-status").textContent = "Saving…";
+  $("wrapup-status").className = "muted";
+  socket.send(JSON.stringify({ type: "wrapup.accept", disposition: $("wrapup-disposition").value, notes }));
+}
+
+function showWrapupError(message) {
+  accepting = false;
+  $("wrapup-accept").disabled = false;
+  $("wrapup-status").textContent = `Not accepted: ${message}`;
+  $("wrapup-status").className = "neg";
 }
