@@ -12,8 +12,8 @@
     [tokens]     ingest, agent, supervisor, link_secret   (all unset = open; see
                  streams/access.py for who may open what, and why a partial set refuses to start)
     [call]       language, agent_language, languages
-    [assist]     enabled, intents_file, rules_file, knowledge_dir, embeddings_model,
-                 knowledge_min_score, transcript_tail_lines
+    [assist]     enabled, intents_file, rules_file, dispositions_file, knowledge_dir,
+                 embeddings_model, knowledge_min_score, transcript_tail_lines
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
     [webrtc]     ice_servers, ice_username, ice_credential
     [audiohook]  client_secret (verify Genesys request signatures), supported_languages
