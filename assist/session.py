@@ -5,6 +5,7 @@
     events = session.on_time(audio_s)     # time-driven rules (agent silence)
     session.on_paused(seconds)            # call time that passed paused: nobody's silence
     cue = session.with_context(cue)       # a cue raised elsewhere, with summary and tail
+    package = session.handover(request)   # the call changes hands: everything so far
     session.summary()                     # the record for call.ended
     session.wrapup()                      # the wrap-up draft, once the call ended
 
@@ -16,6 +17,7 @@ sentence embedding per customer segment): run it off the event loop.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
@@ -29,7 +31,9 @@ from assist.wrapup import WrapupDraft
 from contract.events import (
     Alert,
     AssistEvent,
+    HandedOverBy,
     HandoverCue,
+    HandoverPackage,
     IntentDetected,
     Sentiment,
     Severity,
@@ -46,6 +50,18 @@ from contract.events import (
 
 CUSTOMER, AGENT = Speaker.CUSTOMER, Speaker.AGENT
 _SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
+TREND_SEGMENTS = 2  # the customer's first and last segments that make the sentiment trend
+MAX_CUES_KEPT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverRequest:
+    """The call changes hands: who says so, to whom, why, and the sender's note."""
+
+    by: HandedOverBy
+    to: str = ""
+    reason: str = ""
+    note: str = ""
 
 
 class AssistSession:
@@ -64,6 +80,8 @@ class AssistSession:
         self._cues = CueState()
         self._tail: deque[TranscriptLine] = deque(maxlen=options.transcript_tail_lines)
         self._suggested: set[str] = set()
+        self._cue_reasons: list[str] = []
+        self._customer_scores: list[float] = []
         self._last_end_s = {CUSTOMER: -1.0, AGENT: -1.0}
         self._needs_vector = {
             s: any(r.examples and r.speaker == s for r in assistant.rules.rules)
@@ -129,6 +147,8 @@ class AssistSession:
         reading = self._sentiment.setdefault(speaker, SpeakerSentiment()).read(
             text, final.prosody, may_spike=speaker == CUSTOMER
         )
+        if speaker == CUSTOMER:
+            self._customer_scores.append(reading.score)
         events: list[AssistEvent] = [
             Sentiment(
                 sid,
@@ -185,6 +205,28 @@ class AssistSession:
         person needs: the current summary and transcript tail."""
         return msgspec.structs.replace(
             cue, summary=self._summary.snapshot(), transcript_tail=tuple(self._tail)
+        )
+
+    def handover(self, request: HandoverRequest) -> HandoverPackage:
+        """Everything the next person needs, as the call is now."""
+        scores = self._customer_scores
+        start = _mean(scores[:TREND_SEGMENTS])
+        now = _mean(scores[-TREND_SEGMENTS:])
+        trend = (
+            f"{_mood(start)} \u2192 {_mood(now)}" if start is not None and now is not None else ""
+        )
+        reason = request.reason or (self._cue_reasons[-1] if self._cue_reasons else "")
+        return HandoverPackage(
+            request.by,
+            reason,
+            request.to,
+            request.note,
+            self._summary.snapshot(),
+            tuple(self._cue_reasons),
+            trend,
+            start,
+            now,
+            tuple(self._tail),
         )
 
     def summary(self) -> Summary:
@@ -285,6 +327,8 @@ class AssistSession:
         open_items = self._open_items(rules, summary)
         tail = tuple(self._tail)
         events: list[AssistEvent] = []
+        if len(self._cue_reasons) < MAX_CUES_KEPT:
+            self._cue_reasons.append(reason)
         if any(r.handover for r in rules):
             events.append(
                 HandoverCue(name, reason, severity, evidence, open_items, summary, tail, sid)
@@ -314,6 +358,19 @@ class AssistSession:
         items += [f"Caller asked: {q.text}" for q in summary.open_questions]
         items += [f"Promised: {s.text}" for s in summary.next_steps]
         return tuple(items)
+
+
+def _mean(scores: list[float]) -> float | None:
+    return round(sum(scores) / len(scores), 3) if scores else None
+
+
+def _mood(score: float) -> str:
+    """A sentiment score in the words a person uses at a glance."""
+    if score <= -0.5:
+        return "upset"
+    if score <= -0.15:
+        return "unhappy"
+    return "pleased" if score >= 0.3 else "calm"
 
 
 def _clip(text: str, limit: int = 80) -> str:

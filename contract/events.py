@@ -70,6 +70,11 @@ class PausedBy(enum.StrEnum):
     AGENT = "agent"  # the agent's desktop ("Pause for payment")
 
 
+class HandedOverBy(enum.StrEnum):
+    PLATFORM = "platform"  # the telephony platform signalled a transfer
+    AGENT = "agent"  # the agent's Transfer on the desktop
+
+
 class PrivateKind(enum.StrEnum):
     """Kinds of personal data the service redacts (see the privacy policy)."""
 
@@ -274,6 +279,22 @@ class Alert(_Payload, frozen=True, tag="alert"):
     segment_id: str
 
 
+class HandoverPackage(_Payload, frozen=True, tag="handover.package"):
+    """To whoever takes the call over, when it changes hands: why, and everything the
+    call has shown so far, so that they never start from zero."""
+
+    by: HandedOverBy
+    reason: str  # the platform's or the agent's words; else the last cue's reason; else ""
+    to: str  # the queue or person named; "" when nobody said
+    note: str  # the sending agent's own words for the next person
+    summary: Summary  # intent, steps tried, data points, promised (next_steps), open questions
+    cues: tuple[str, ...]  # the reasons of the cues raised on the call, oldest first
+    sentiment_trend: str  # the customer's, in words: "calm -> upset"; "" before they spoke
+    sentiment_start: float | None  # the customer's first segments (-1..1)
+    sentiment_now: float | None  # their last segments
+    transcript_tail: tuple[TranscriptLine, ...]
+
+
 class CallPaused(_Payload, frozen=True, tag="call.paused"):
     """Audio is dropped unheard until call.resumed: nothing is transcribed or stored."""
 
@@ -326,6 +347,7 @@ Payload = (
     | Suggestion
     | HandoverCue
     | Alert
+    | HandoverPackage
     | CallPaused
     | CallResumed
     | CallEnded
@@ -333,7 +355,16 @@ Payload = (
     | WrapupAccepted
 )
 TranscriptUpdate = TranscriptPartial | TranscriptFinal
-AssistEvent = Translation | Sentiment | IntentDetected | Summary | Suggestion | HandoverCue | Alert
+AssistEvent = (
+    Translation
+    | Sentiment
+    | IntentDetected
+    | Summary
+    | Suggestion
+    | HandoverCue
+    | Alert
+    | HandoverPackage
+)
 
 # What every supervisor sees, whatever the call: enough for a live wallboard.
 ALERT_FEED_TYPES: tuple[type[Payload], ...] = (
@@ -345,6 +376,7 @@ ALERT_FEED_TYPES: tuple[type[Payload], ...] = (
     Sentiment,
     HandoverCue,
     Alert,
+    HandoverPackage,
     WrapupAccepted,
 )
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assist.assistant import Assistant
-from assist.session import AssistSession
+from assist.session import AssistSession, HandoverRequest
 from contract.events import AssistEvent, HandoverCue, Summary, TranscriptFinal, Wrapup
 from voice.clock import Clock, SystemClock
 from voice.tasks import TaskSet
@@ -40,8 +40,16 @@ class _PausedFor:
 
 
 # A final, Whisper's English for a final, a call-audio time for the clock rules, paused
-# call time, or a cue raised outside assist that gets the call's summary and transcript.
-_Input = TranscriptFinal | tuple[TranscriptFinal, str] | float | _PausedFor | HandoverCue
+# call time, a cue raised outside assist that gets the call's summary and transcript, or
+# the call changing hands.
+_Input = (
+    TranscriptFinal
+    | tuple[TranscriptFinal, str]
+    | float
+    | _PausedFor
+    | HandoverCue
+    | HandoverRequest
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,10 @@ class CallAssist:
     def with_context(self, cue: HandoverCue) -> None:
         """Publishes `cue` with the call's current summary and transcript tail."""
         self._put(cue)
+
+    def handover(self, request: HandoverRequest) -> None:
+        """Publishes the handover package, after the finals queued before it."""
+        self._put(request)
 
     def tick(self, audio_s: float) -> None:
         if audio_s - self._last_tick_s >= TICK_EVERY_S:
@@ -182,6 +194,8 @@ class CallAssist:
             return self._session.on_paused(payload.seconds)
         if isinstance(payload, HandoverCue):
             return [self._session.with_context(payload)]
+        if isinstance(payload, HandoverRequest):
+            return [self._session.handover(payload)]
         return self._session.on_time(payload)
 
 
@@ -192,4 +206,6 @@ def _kind(payload: _Input) -> str:
         return "pause"
     if isinstance(payload, HandoverCue):
         return "cue"
+    if isinstance(payload, HandoverRequest):
+        return "handover"
     return "translation" if isinstance(payload, tuple) else "tick"

@@ -29,6 +29,7 @@ import msgspec
 import numpy as np
 
 from assist.redaction import CallRedactor, Policy, Views
+from assist.session import HandoverRequest
 from contract.events import (
     CallEnded,
     CallStarted,
@@ -170,6 +171,14 @@ class CallSession:
             return False
         self._cut()
         self._publish(event)
+        return True
+
+    def hand_over(self, request: HandoverRequest) -> bool:
+        """The call changes hands: the co-pilot publishes the handover package once the
+        finals before it are in. False when there is no co-pilot or the call ended."""
+        if self._assist is None or self._closed:
+            return False
+        self._assist.handover(request)
         return True
 
     def resume(self, by: PausedBy, reason: str = "") -> bool:

@@ -29,14 +29,15 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from assist.redaction import CallRedactor, Policy
+from assist.session import HandoverRequest
 from contract import codec
 from contract.codec import encode_error
-from contract.events import PausedBy, Wrapup, WrapupAccepted, WrapupNotes
+from contract.events import HandedOverBy, PausedBy, Wrapup, WrapupAccepted, WrapupNotes
 from streams.calls import CallRegistry
 from streams.errors import ProtocolError
 from streams.hub import Hub
 from streams.metrics import Metrics
-from streams.protocols.base import CallPause
+from streams.protocols.base import CallPause, CallTransfer
 from streams.protocols.desktop import WrapupAcceptance, parse_control
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,18 @@ class CallControls:
             )
         recent.append(now)
 
-    def _apply(self, call_id: str, request: CallPause) -> None:
+    def _apply(self, call_id: str, request: CallPause | CallTransfer) -> None:
         session = self._calls.live(call_id)
         if session is None:
             raise ProtocolError(
-                "call_not_live", f"call {call_id} is not live here: nothing to pause or resume"
+                "call_not_live", f"call {call_id} is not live here: nothing to pause or hand over"
             )
+        if isinstance(request, CallTransfer):
+            handover = HandoverRequest(HandedOverBy.AGENT, request.to, request.reason, request.note)
+            if not session.hand_over(handover):
+                raise ProtocolError("no_assist", "no co-pilot on this call: no handover package")
+            log.info("call %s handed over by the agent", call_id, extra={"call_id": call_id})
+            return
         if request.paused:
             changed = session.pause(PausedBy.AGENT, request.reason)
         else:

@@ -21,7 +21,8 @@ from typing import Protocol
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from contract.events import EndReason, PausedBy
+from assist.session import HandoverRequest
+from contract.events import EndReason, HandedOverBy, PausedBy
 from contract.events import Protocol as IngestProtocol
 from streams.access import AccessPolicy, Role
 from streams.calls import CallRegistry, CallRejected, CallSession
@@ -35,6 +36,7 @@ from streams.protocols.base import (
     CallPause,
     CallStart,
     CallStop,
+    CallTransfer,
     ProtocolEvent,
     Reply,
 )
@@ -192,11 +194,23 @@ class PlatformConnection:
                 await self._hold_back(self._session)
         elif isinstance(event, CallPause):
             self._on_pause(event)
+        elif isinstance(event, CallTransfer):
+            self._on_transfer(event)
         elif isinstance(event, Reply):
             await self._ws.send(event.text)
         elif isinstance(event, CallStop) and self._session is not None:
             session, self._session = self._session, None
             await self._service.calls.close(session, event)
+
+    def _on_transfer(self, event: CallTransfer) -> None:
+        session = self._session
+        request = HandoverRequest(HandedOverBy.PLATFORM, event.to, event.reason, event.note)
+        if session is not None and session.hand_over(request):
+            log.info(
+                "call %s handed over by the platform",
+                session.call_id,
+                extra={"call_id": session.call_id, "protocol": self._protocol},
+            )
 
     def _on_pause(self, event: CallPause) -> None:
         session = self._session

@@ -19,6 +19,7 @@ from contract.events import (
     CallResumed,
     CallStarted,
     HandoverCue,
+    HandoverPackage,
     IntentDetected,
     Payload,
     Sentiment,
@@ -35,7 +36,8 @@ from contract.events import (
 def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None:
     """A stored call (`EventStore.read_call`) as its record in JSON: its row, transcript,
     every event but partials, and the co-pilot's view (intent, summary, sentiment
-    timeline, suggestions, cues, alerts, the wrap-up drafted and the one accepted)."""
+    timeline, suggestions, cues, alerts, handover packages, the wrap-up drafted and the
+    one accepted)."""
     if stored is None:
         return None
     row, bodies = stored
@@ -55,6 +57,7 @@ def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None
         "suggestions": view.suggestions,
         "cues": view.cues,
         "alerts": view.alerts,
+        "handovers": view.handovers,
         "wrapup": view.wrapup,  # the co-pilot's draft
         "wrapup_accepted": view.accepted,  # the agent's, with the after-call work seconds
     }
@@ -72,6 +75,7 @@ class _View:
         self.suggestions: list[Suggestion] = []
         self.cues: list[msgspec.Raw] = []
         self.alerts: list[msgspec.Raw] = []
+        self.handovers: list[msgspec.Raw] = []
         self.wrapup: Wrapup | None = None
         self.accepted: WrapupAccepted | None = None
 
@@ -94,6 +98,8 @@ class _View:
                 self.cues.append(raw)
             case Alert():
                 self.alerts.append(raw)
+            case HandoverPackage():
+                self.handovers.append(raw)
             case Wrapup():
                 self.wrapup = payload
             case WrapupAccepted():

@@ -29,6 +29,7 @@ _LANGUAGE = re.compile(r"^(?:[a-z]{2,3}|auto)$")
 MAX_JSON_DEPTH = 32  # nesting of a message's arrays and objects; deeper is not a real message
 MAX_GAP_S = 86_400.0  # one gap moves a call's clock by at most a day
 MAX_REASON_CHARS = 100  # of a platform's reason for a pause: a few words, never a transcript
+MAX_NOTE_CHARS = 2_000  # of a person's note for whoever takes the call over
 AUTO_LANGUAGE = "auto"
 _shown = reprlib.Repr()
 _shown.maxstring = _shown.maxother = 40
@@ -90,13 +91,31 @@ class CallPause:
 
 
 @dataclass(frozen=True, slots=True)
+class CallTransfer:
+    """The call changes hands (to a queue or a person, `to`, when named): whoever takes it
+    gets the handover package. `reason` and `note` are the sender's words, "" when none."""
+
+    to: str = ""
+    reason: str = ""
+    note: str = ""
+
+    @classmethod
+    def said(cls, message: Mapping[str, Any]) -> CallTransfer:
+        return cls(
+            pause_reason(message.get("to")),
+            pause_reason(message.get("reason")),
+            note_text(message.get("note")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A message the protocol says we must send back (AudioHook's opened, pong, closed)."""
 
     text: str
 
 
-ProtocolEvent = CallStart | AudioFrames | CallStop | CallPause | Reply
+ProtocolEvent = CallStart | AudioFrames | CallStop | CallPause | CallTransfer | Reply
 
 
 def validate_call_id(call_id: object) -> str:
@@ -189,6 +208,17 @@ def whole_number(value: object, name: str, *, strings: bool = False) -> int:
     elif isinstance(value, float) and math.isfinite(value) and value == int(value):
         return int(value)
     raise ProtocolError("bad_format", f"{name} must be a whole number, not {shown(value)}")
+
+
+def note_text(value: object) -> str:
+    """A person's note (a handover note): printable text of at most MAX_NOTE_CHARS, lines
+    kept; None or absent is ""; anything else is refused."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ProtocolError("bad_note", f"a note must be a string, not {shown(value)}")
+    head = value[:MAX_NOTE_CHARS]
+    return "".join(c if c.isprintable() or c == "\n" else " " for c in head).strip()
 
 
 def pause_reason(value: object) -> str:

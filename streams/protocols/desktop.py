@@ -5,6 +5,8 @@ and, once the call has ended, the agent's wrap-up:
 
     {"type": "pause", "reason": "payment"}   stop transcribing this call (reason optional)
     {"type": "resume"}                       transcribe again
+    {"type": "transfer", "to": "billing", "note": "..."}
+                                             hand the call over: a handover package
     {"type": "wrapup.accept", "disposition": "resolved",
      "notes": {"reason": ..., "actions": [...], "outcome": ...,
                "follow_ups": [{"what": ..., "owner": "agent", "when": ...}]}}
@@ -25,7 +27,7 @@ import msgspec
 
 from contract.events import WrapupNotes
 from streams.errors import ProtocolError
-from streams.protocols.base import CallPause, parse_json_object, shown
+from streams.protocols.base import CallPause, CallTransfer, parse_json_object, shown
 
 MAX_CONTROL_CHARS = 16_384  # a pause is a few dozen characters, a wrap-up a few hundred
 MAX_NOTE_CHARS = 2_000  # per field of the notes
@@ -38,7 +40,7 @@ class WrapupAcceptance:
     notes: WrapupNotes
 
 
-def parse_control(message: str | bytes) -> CallPause | WrapupAcceptance:
+def parse_control(message: str | bytes) -> CallPause | CallTransfer | WrapupAcceptance:
     if isinstance(message, bytes):
         raise ProtocolError("unknown_message", "this stream takes only JSON text messages")
     if len(message) > MAX_CONTROL_CHARS:
@@ -49,10 +51,13 @@ def parse_control(message: str | bytes) -> CallPause | WrapupAcceptance:
     kind = request.get("type")
     if kind == "wrapup.accept":
         return _acceptance(request)
+    if kind == "transfer":
+        return CallTransfer.said(request)
     if kind not in ("pause", "resume"):
         raise ProtocolError(
             "unknown_message",
-            f"only 'pause', 'resume' and 'wrapup.accept' may be sent here, not {shown(kind)}",
+            "only 'pause', 'resume', 'transfer' and 'wrapup.accept' may be sent here, "
+            f"not {shown(kind)}",
         )
     return CallPause.said(kind == "pause", request.get("reason"))
 

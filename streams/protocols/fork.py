@@ -39,6 +39,7 @@ from streams.protocols.base import (
     AudioFrames,
     CallPause,
     CallStart,
+    CallTransfer,
     ProtocolEvent,
     parse_json_object,
     parse_language,
@@ -81,10 +82,13 @@ class ForkParser:
         return encode_error(call_id, code, message)
 
     def _later_text(self, message: dict[str, Any]) -> list[ProtocolEvent]:
-        """A text frame after the metadata: a pause or a resume, else nothing of ours."""
+        """A text frame after the metadata: a pause, a resume or a transfer, else nothing
+        of ours."""
         kind = message.get("type")
         if kind in ("pause", "resume"):
             return [CallPause.said(kind == "pause", message.get("reason"))]
+        if kind == "transfer":
+            return [CallTransfer.said(message)]
         return []
 
     def _call_start(self, metadata: dict[str, Any]) -> CallStart:

@@ -6,6 +6,8 @@
 <binary audio frames: interleaved when channels = 2 (channel 0 customer, 1 agent)>
 {"type": "pause", "reason": "payment"}   stop transcribing (the reason is optional)
 {"type": "resume"}                       transcribe again
+{"type": "transfer", "to": "billing", "reason": "..."}
+                                         the call changes hands: a handover package
 {"type": "stop"}
 
 While a call is paused its audio may keep coming or stop: either way none of it
@@ -25,6 +27,7 @@ from streams.protocols.base import (
     CallPause,
     CallStart,
     CallStop,
+    CallTransfer,
     ProtocolEvent,
     parse_json_object,
     parse_language,
@@ -56,6 +59,9 @@ class NativeParser:
         if kind in ("pause", "resume"):
             self._require_started(kind)
             return [CallPause.said(kind == "pause", message.get("reason"))]
+        if kind == "transfer":
+            self._require_started(kind)
+            return [CallTransfer.said(message)]
         raise ProtocolError("unknown_message", f"unknown message type {shown(kind)}")
 
     def feed_bytes(self, data: bytes) -> list[ProtocolEvent]:

@@ -1,6 +1,6 @@
 // The agent desktop: one call's live transcript and what the co-pilot suggests.
 // Nothing leaves this page without the agent's click (copy, dismiss, pause, resume,
-// accept the wrap-up).
+// transfer, accept the wrap-up).
 import { LiveSocket, clock, el, getJson, label, showState, wsUrl } from "/static/live.js";
 
 const MAX_LINES = 400; // on screen; the call record keeps everything
@@ -18,7 +18,7 @@ let trimmed = 0;
 let live = null; // the call's LiveSocket: it also carries the agent's pause and resume
 let callLive = false; // started and not ended: it can be paused
 let paused = null; // the call.paused event while the call is paused
-let accepting = false; // a wrap-up was sent and its answer (event or error) is awaited
+let asked = "pause"; // what the agent last sent ("pause", "transfer", "wrapup"): whose error it is
 const partials = new Map(); // speaker -> <li> shown in place until the final replaces it
 const points = []; // sentiment: {speaker, score, t, spike}
 
@@ -54,7 +54,7 @@ function follow(id) {
     wsUrl(`/v1/calls/${encodeURIComponent(id)}/events`, { since: lastSeq, partials: 0 });
   live = new LiveSocket(url, {
     onEvent: (event) => {
-      if (event.type === "error") return accepting ? showWrapupError(event.message) : showPauseError(event.message); // ours, unnumbered
+      if (event.type === "error") return showError(event.message); // ours, unnumbered
       if (typeof event.seq !== "number" || event.seq <= lastSeq) return; // never twice
       lastSeq = event.seq;
       handle(event);
@@ -68,6 +68,9 @@ function follow(id) {
   $("copy-summary").addEventListener("click", copySummary);
   $("handover-dismiss").addEventListener("click", () => { $("handover").hidden = true; });
   $("wrapup-form").addEventListener("submit", acceptWrapup);
+  $("transfer-open").addEventListener("click", () => { $("transfer-form").hidden = false; $("transfer-to").focus(); });
+  $("transfer-cancel").addEventListener("click", () => { $("transfer-form").hidden = true; });
+  $("transfer-form").addEventListener("submit", sendTransfer);
   $("wrapup-add").addEventListener("click", () => addFollowUp({ what: "", owner: "agent", when: "" }));
   setInterval(showDuration, 1000);
 }
@@ -83,6 +86,7 @@ function handle(event) {
     summary: (e) => showSummary(e),
     suggestion: onSuggestion,
     "handover.cue": onHandover,
+    "handover.package": onPackage,
     "call.paused": onPaused,
     "call.resumed": onResumed,
     "call.ended": onEnded,
@@ -129,8 +133,15 @@ function askPause(message) {
     return;
   }
   $("pause-error").hidden = true;
+  asked = "pause";
   $(message.type === "pause" ? "pause-payment" : "pause-resume").disabled = true; // until the event
   socket.send(JSON.stringify(message));
+}
+
+function showError(message) {
+  if (asked === "wrapup") showWrapupError(message);
+  else if (asked === "transfer") showTransferError(message);
+  else showPauseError(message);
 }
 
 function showPauseError(message) {
@@ -166,6 +177,7 @@ function showPause() {
   $("pause-payment").disabled = !callLive;
   $("pause-resume").hidden = paused === null;
   $("pause-resume").disabled = !callLive;
+  $("transfer-open").disabled = !callLive;
 }
 
 // --- transcript -----------------------------------------------------------------------
@@ -343,7 +355,6 @@ function onWrapup(event) {
 }
 
 function onWrapupAccepted(event) {
-  accepting = false;
   $("wrapup").hidden = false;
   showNotes(event.disposition, event.notes);
   $("wrapup-accept").disabled = false;
@@ -391,7 +402,7 @@ function acceptWrapup(submit) {
     outcome: $("wrapup-outcome").value.trim(),
     follow_ups: followUps,
   };
-  accepting = true;
+  asked = "wrapup";
   $("wrapup-accept").disabled = true; // until the event or the error comes back
   $("wrapup-status").textContent = "Saving…";
   $("wrapup-status").className = "muted";
@@ -399,8 +410,52 @@ function acceptWrapup(submit) {
 }
 
 function showWrapupError(message) {
-  accepting = false;
   $("wrapup-accept").disabled = false;
   $("wrapup-status").textContent = `Not accepted: ${message}`;
   $("wrapup-status").className = "neg";
+}
+
+// --- handover -------------------------------------------------------------------------
+// Transfer sends the agent's note; the package that comes back (to this desktop and to
+// whoever opens the call next) is what the next person reads first.
+function sendTransfer(submit) {
+  submit.preventDefault();
+  const socket = live && live.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    $("transfer-status").textContent = "Not connected: try again in a moment.";
+    return;
+  }
+  asked = "transfer";
+  $("transfer-send").disabled = true;
+  $("transfer-status").textContent = "Sending…";
+  socket.send(JSON.stringify({ type: "transfer", to: $("transfer-to").value.trim(), note: $("transfer-note").value.trim() }));
+}
+
+function showTransferError(message) {
+  $("transfer-send").disabled = false;
+  $("transfer-status").textContent = `Not handed over: ${message}`;
+}
+
+function onPackage(event) {
+  $("transfer-form").hidden = true;
+  $("transfer-send").disabled = false;
+  $("transfer-status").textContent = "";
+  const to = event.to ? ` to ${event.to}` : "";
+  $("package-who").textContent = `Handed over${to} by the ${event.by} at ${new Date(event.ts).toLocaleTimeString()}`;
+  $("package-reason").textContent = event.reason ? `Why: ${event.reason}` : "";
+  $("package-note").textContent = event.note ? `Note: ${event.note}` : "";
+  const s = event.summary;
+  const facts = [
+    ["Intent", s.intent ? label(s.intent) : "not clear yet"],
+    ["Steps tried", s.steps_tried.map((i) => i.text).join("; ")],
+    ["Data points", s.data_points.map((p) => `${label(p.kind)}: ${p.value}`).join("; ")],
+    ["Promised", s.next_steps.map((i) => i.text).join("; ")],
+    ["Open questions", s.open_questions.map((i) => i.text).join("; ")],
+    ["Customer", event.sentiment_trend],
+    ["Cues", event.cues.join("; ")],
+  ].filter(([, value]) => value);
+  $("package-facts").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+  $("package-tail").replaceChildren(...event.transcript_tail.map((line) =>
+    el("li", {}, el("span", { class: `who ${line.speaker}` }, line.speaker), line.text)));
+  $("package").hidden = false;
 }

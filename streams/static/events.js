@@ -88,6 +88,8 @@
 
 /** @typedef {"agent" | "company" | "customer"} FollowUpOwner */
 
+/** @typedef {"agent" | "platform"} HandedOverBy */
+
 /**
  * @typedef {Object} HandoverCue
  * @property {"handover.cue"} type
@@ -99,6 +101,21 @@
  * @property {Summary} summary
  * @property {Array<TranscriptLine>} transcript_tail
  * @property {string} segment_id
+ */
+
+/**
+ * @typedef {Object} HandoverPackage
+ * @property {"handover.package"} type
+ * @property {HandedOverBy} by
+ * @property {string} reason
+ * @property {string} to
+ * @property {string} note
+ * @property {Summary} summary
+ * @property {Array<string>} cues
+ * @property {string} sentiment_trend
+ * @property {number | null} sentiment_start
+ * @property {number | null} sentiment_now
+ * @property {Array<TranscriptLine>} transcript_tail
  */
 
 /**

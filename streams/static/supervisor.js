@@ -70,6 +70,9 @@ function handle(event) {
     case "alert":
       addAlert(event);
       break;
+    case "handover.package":
+      addHandover(event);
+      break;
   }
   render();
 }
@@ -99,6 +102,23 @@ function addAlert(event) {
     item.classList.add("flash");
     beep();
   }
+}
+
+/** A handover happened: who handed the call to whom, and why. */
+function addHandover(event) {
+  const key = `${event.call_id}#${event.seq}`;
+  if (shownAlerts.has(key)) return;
+  shownAlerts.add(key);
+  const to = event.to ? ` to ${event.to}` : "";
+  const item = el("li", { class: "handover", "data-call": event.call_id },
+    el("span", { class: "badge" }, "handover"), " ",
+    el("strong", {}, `Handed over${to} by the ${event.by}`), " ",
+    el("span", { class: "muted" }, new Date(event.ts).toLocaleTimeString()),
+    event.reason ? el("p", {}, event.reason) : null,
+    event.sentiment_trend ? el("p", { class: "muted" }, `Customer: ${event.sentiment_trend}`) : null,
+    el("a", { href: `/desktop?call=${encodeURIComponent(event.call_id)}` }, `Open call ${event.call_id}`));
+  $("alerts").prepend(item);
+  while ($("alerts").children.length > MAX_ALERTS) $("alerts").lastElementChild.remove();
 }
 
 function rank(severity) {

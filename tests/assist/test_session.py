@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from assist.session import AssistSession
+from assist.session import AssistSession, HandoverRequest
 from contract.events import (
     Alert,
     AssistEvent,
+    HandedOverBy,
     HandoverCue,
     IntentDetected,
     Speaker,
@@ -99,3 +100,26 @@ def test_no_agent_on_the_call_means_no_silence_alert(assistant):
     final = TranscriptFinal("c1", Speaker.CUSTOMER, "hello there", 0.0, 1.0, "en", ())
     session.on_final(final)
     assert session.on_time(300.0) == []
+
+
+def test_the_handover_package_carries_everything_the_call_showed(assistant):
+    call = LabelledCall.load(CALLS / "billing_double_charge")
+    session = AssistSession(assistant)
+    for final in script_finals(call):
+        session.on_final(final)
+    request = HandoverRequest(HandedOverBy.AGENT, to="billing", note="refund not issued yet")
+    package = session.handover(request)
+    assert (package.by, package.to, package.note) == (HandedOverBy.AGENT, "billing", request.note)
+    assert package.summary == session.summary()
+    assert package.summary.intent == call.labels.intent
+    assert package.cues and package.reason == package.cues[-1]  # no reason given: the last cue's
+    assert package.sentiment_start is not None and package.sentiment_now is not None
+    assert package.sentiment_now < package.sentiment_start  # the caller escalated
+    assert " \u2192 " in package.sentiment_trend
+    assert package.transcript_tail[-1].text == script_finals(call)[-1].text.strip()
+
+
+def test_a_handover_before_anyone_spoke_is_still_a_package(keyword_assistant):
+    package = AssistSession(keyword_assistant).handover(HandoverRequest(HandedOverBy.PLATFORM))
+    assert package.summary.intent is None and package.sentiment_trend == ""
+    assert package.transcript_tail == () and package.cues == ()
