@@ -6,6 +6,7 @@
     session.on_paused(seconds)            # call time that passed paused: nobody's silence
     cue = session.with_context(cue)       # a cue raised elsewhere, with summary and tail
     package = session.handover(request)   # the call changes hands: everything so far
+    events = session.on_caller_history(history, now)  # the caller's earlier calls
     session.summary()                     # the record for call.ended
     session.wrapup()                      # the wrap-up draft, once the call ended
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import numpy as np
@@ -31,6 +33,7 @@ from assist.wrapup import WrapupDraft
 from contract.events import (
     Alert,
     AssistEvent,
+    CallerHistory,
     HandedOverBy,
     HandoverCue,
     HandoverPackage,
@@ -51,6 +54,8 @@ from contract.events import (
 CUSTOMER, AGENT = Speaker.CUSTOMER, Speaker.AGENT
 _SEVERITY_ORDER = (Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 TREND_SEGMENTS = 2  # the customer's first and last segments that make the sentiment trend
+REPEAT_DAYS = 7  # an unresolved call this recent about the same intent: a repeat contact
+REPEAT_RULE = "repeat_contact"  # the rule whose cue a repeat raises
 MAX_CUES_KEPT = 20
 
 
@@ -81,6 +86,8 @@ class AssistSession:
         self._tail: deque[TranscriptLine] = deque(maxlen=options.transcript_tail_lines)
         self._suggested: set[str] = set()
         self._cue_reasons: list[str] = []
+        self._history: CallerHistory | None = None
+        self._history_read_at: datetime | None = None
         self._customer_scores: list[float] = []
         self._last_end_s = {CUSTOMER: -1.0, AGENT: -1.0}
         self._needs_vector = {
@@ -169,6 +176,7 @@ class AssistSession:
             events.append(self._summary.snapshot(sid))
         if intent is not None:
             events += self._intent_action(sid, intent)
+            events += self._repeat(sid)
         if speaker == CUSTOMER:
             events += self._knowledge(sid, text, vector)
         else:
@@ -199,6 +207,41 @@ class AssistSession:
             if end_s >= 0:
                 self._last_end_s[speaker] = end_s + seconds
         return []
+
+    def on_caller_history(self, history: CallerHistory, now: datetime) -> list[AssistEvent]:
+        """The caller's earlier calls (read at wall-clock `now`): if the intent is already
+        known, whether this call repeats one of them."""
+        self._history, self._history_read_at = history, now
+        return self._repeat("")
+
+    def _repeat(self, sid: str) -> list[AssistEvent]:
+        """A repeat contact: an unresolved call of the last REPEAT_DAYS had this intent.
+        Says so once, as caller.history, and raises the repeat rule's cue."""
+        history, intent, read_at = self._history, self._summary.intent, self._history_read_at
+        if history is None or intent is None or read_at is None or history.repeat_contact:
+            return []
+        since = read_at - timedelta(days=REPEAT_DAYS)
+        earlier = next(
+            (
+                c
+                for c in history.calls
+                if c.intent == intent and c.resolved is not True and _when(c.started_at) >= since
+            ),
+            None,
+        )
+        if earlier is None:
+            return []
+        self._history = msgspec.structs.replace(
+            history, repeat_contact=True, repeat_of=earlier.call_id
+        )
+        events: list[AssistEvent] = [self._history]
+        rule = next((r for r in self._a.rules.rules if r.name == REPEAT_RULE), None)
+        if rule is not None and self._cues.first_time(rule):
+            said = f"Called on {earlier.started_at[:10]} about {intent.replace('_', ' ')}"
+            outcome = earlier.disposition.replace("_", " ") if earlier.disposition else "no wrap-up"
+            detail = f"(caller history: {said}, {outcome})"
+            events += self._raise([Firing(rule, (said,), detail)], sid)
+        return events
 
     def with_context(self, cue: HandoverCue) -> HandoverCue:
         """A cue raised outside the transcript (a pause left too long), with what the next
@@ -358,6 +401,11 @@ class AssistSession:
         items += [f"Caller asked: {q.text}" for q in summary.open_questions]
         items += [f"Promised: {s.text}" for s in summary.next_steps]
         return tuple(items)
+
+
+def _when(iso: str) -> datetime:
+    parsed = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _mean(scores: list[float]) -> float | None:

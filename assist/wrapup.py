@@ -43,6 +43,7 @@ class Disposition:
     patterns: tuple[re.Pattern[str], ...] = ()  # in the agent's words; case-insensitive
     intents: tuple[str, ...] = ()  # chosen for these intents when no words showed any
     default: bool = False
+    resolved: bool = True  # the customer's need was met (first-contact resolution)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", self.name):
@@ -62,6 +63,7 @@ class DispositionCatalog:
         self.dispositions = dispositions
         self.default = defaults[0]
         self.names = tuple(d.name for d in dispositions)
+        self.resolved = {d.name: d.resolved for d in dispositions}
 
     @classmethod
     def load(cls, path: Path) -> DispositionCatalog:
@@ -149,6 +151,7 @@ class WrapupDraft:
             notes,
             alternatives,
             self.catalog.names,
+            chosen.resolved,
         )
 
     def _disposition(

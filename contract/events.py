@@ -158,6 +158,17 @@ class WrapupNotes(_Value, frozen=True):
     follow_ups: tuple[FollowUp, ...] = ()
 
 
+class PreviousCall(_Value, frozen=True):
+    """One earlier call of the same caller, as caller.history lists it."""
+
+    call_id: str
+    started_at: str  # ISO 8601 UTC
+    intent: str | None
+    disposition: str | None  # the accepted wrap-up's, else the draft's
+    resolved: bool | None  # as the disposition catalog says; None: no wrap-up
+    summary: str  # one line
+
+
 class TranscriptLine(_Value, frozen=True):
     speaker: Speaker
     text: str
@@ -173,6 +184,7 @@ class CallStarted(_Payload, frozen=True, tag="call.started"):
     recorded: bool = True  # False: the platform opted out; the record is erased when it ends
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)  # the platform's own
     contract: str = CONTRACT_VERSION
+    caller: str = ""  # the caller's keyed hash (never their number); "" when not given
 
 
 class TranscriptPartial(_Payload, frozen=True, tag="transcript.partial"):
@@ -315,6 +327,15 @@ class CallEnded(_Payload, frozen=True, tag="call.ended"):
     detail: str = ""  # the platform's own reason, or the error code
 
 
+class CallerHistory(_Payload, frozen=True, tag="caller.history"):
+    """The caller's earlier calls, at the start (and again once the intent shows a repeat)."""
+
+    caller: str  # the caller's keyed hash: the same caller, never their number
+    calls: tuple[PreviousCall, ...]  # the last 30 days, newest first
+    repeat_contact: bool  # an earlier call in the last 7 days had this intent, unresolved
+    repeat_of: str | None = None  # that call's id
+
+
 class Wrapup(_Payload, frozen=True, tag="wrapup"):
     """The wrap-up drafted once the call's audio ended, for the agent to accept or edit."""
 
@@ -325,6 +346,7 @@ class Wrapup(_Payload, frozen=True, tag="wrapup"):
     notes: WrapupNotes
     alternatives: tuple[str, ...] = ()  # the next most likely dispositions, best first
     choices: tuple[str, ...] = ()  # every disposition of the catalog, for the agent to pick
+    resolved: bool | None = None  # as the catalog says of this disposition
 
 
 class WrapupAccepted(_Payload, frozen=True, tag="wrapup.accepted"):
@@ -334,6 +356,7 @@ class WrapupAccepted(_Payload, frozen=True, tag="wrapup.accepted"):
     notes: WrapupNotes
     edited: bool  # anything changed from the draft
     acw_s: float  # after-call work: seconds from the call's end to this acceptance
+    resolved: bool | None = None  # as the catalog says of this disposition
 
 
 Payload = (
@@ -348,6 +371,7 @@ Payload = (
     | HandoverCue
     | Alert
     | HandoverPackage
+    | CallerHistory
     | CallPaused
     | CallResumed
     | CallEnded
@@ -364,6 +388,7 @@ AssistEvent = (
     | HandoverCue
     | Alert
     | HandoverPackage
+    | CallerHistory
 )
 
 # What every supervisor sees, whatever the call: enough for a live wallboard.

@@ -19,10 +19,18 @@ import logging
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from assist.assistant import Assistant
 from assist.session import AssistSession, HandoverRequest
-from contract.events import AssistEvent, HandoverCue, Summary, TranscriptFinal, Wrapup
+from contract.events import (
+    AssistEvent,
+    CallerHistory,
+    HandoverCue,
+    Summary,
+    TranscriptFinal,
+    Wrapup,
+)
 from voice.clock import Clock, SystemClock
 from voice.tasks import TaskSet
 
@@ -39,6 +47,14 @@ class _PausedFor:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class _History:
+    """The caller's earlier calls, and the wall-clock time they were read at."""
+
+    history: CallerHistory
+    now: datetime
+
+
 # A final, Whisper's English for a final, a call-audio time for the clock rules, paused
 # call time, a cue raised outside assist that gets the call's summary and transcript, or
 # the call changing hands.
@@ -49,6 +65,7 @@ _Input = (
     | _PausedFor
     | HandoverCue
     | HandoverRequest
+    | _History
 )
 
 
@@ -114,6 +131,10 @@ class CallAssist:
     def with_context(self, cue: HandoverCue) -> None:
         """Publishes `cue` with the call's current summary and transcript tail."""
         self._put(cue)
+
+    def caller_history(self, history: CallerHistory, now: datetime) -> None:
+        """The caller's earlier calls: a repeat contact once the intent matches one."""
+        self._put(_History(history, now))
 
     def handover(self, request: HandoverRequest) -> None:
         """Publishes the handover package, after the finals queued before it."""
@@ -196,6 +217,8 @@ class CallAssist:
             return [self._session.with_context(payload)]
         if isinstance(payload, HandoverRequest):
             return [self._session.handover(payload)]
+        if isinstance(payload, _History):
+            return self._session.on_caller_history(payload.history, payload.now)
         return self._session.on_time(payload)
 
 
@@ -208,4 +231,6 @@ def _kind(payload: _Input) -> str:
         return "cue"
     if isinstance(payload, HandoverRequest):
         return "handover"
+    if isinstance(payload, _History):
+        return "history"
     return "translation" if isinstance(payload, tuple) else "tick"

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -43,13 +44,23 @@ from contract.events import (
     Translation,
 )
 from streams.assisting import AssistRuntime
+from streams.callers import (
+    HISTORY_DAYS,
+    MAX_HISTORY_CALLS,
+    CallerKey,
+    history,
+    since_iso,
+    take_caller,
+)
 from streams.hub import Hub
 from streams.pausing import PauseState
 from streams.protocols.base import AudioFrames, CallStart, CallStop
 from streams.speakers import SpeakerWorker, SpeechTranslation
 from streams.speakers import Voice as Voice  # where callers have always found it
+from streams.storage import StoreUnavailable
 from voice.audio import Resampler
 from voice.online import SpeakerStream
+from voice.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +102,7 @@ class CallSession:
         agent_language: str = "en",
         max_pause_s: float = DEFAULT_MAX_PAUSE_S,
         privacy: Policy | None = None,
+        caller_key: CallerKey | None = None,
     ) -> None:
         self.call_id = start.call_id
         self.recorded = wants_record(start.metadata)
@@ -108,17 +120,23 @@ class CallSession:
         self._t0_s = hub.store.audio_end_s(start.call_id)  # > 0 when a call id resumes
         self._closed = False
         self._pause = PauseState(voice.clock, max_pause_s, self._overdue)
+        number, metadata = take_caller(start.metadata)  # the number goes no further
+        self.caller = caller_key.hash(number) if caller_key is not None and number else ""
         started = CallStarted(
             protocol=protocol,
             languages=tuple(dict.fromkeys((self._language, self._agent_language))),
             speakers=start.channel_speakers,
             recorded=self.recorded,
-            metadata=dict(start.metadata),
+            metadata=metadata,
+            caller=self.caller,
         )
-        hub.start_call(start.call_id, self._redactor.started(started))
+        hub.start_call(start.call_id, self._redactor.started(started), self.caller)
         self._assist = (
             assist.open(self.call_id, self._publish, start.agent_language) if assist else None
         )
+        self._tasks = TaskSet(log, f"call {self.call_id}")
+        if self.caller:
+            self._tasks.spawn(self._caller_history())
 
     @property
     def sample_rate_hz(self) -> int:
@@ -173,6 +191,22 @@ class CallSession:
         self._publish(event)
         return True
 
+    async def _caller_history(self) -> None:
+        """The caller's earlier calls, once the store has answered (off the loop)."""
+        try:
+            rows = await self._hub.store.ended_calls(
+                since_iso(HISTORY_DAYS), self.caller, MAX_HISTORY_CALLS + 1
+            )
+        except StoreUnavailable as exc:
+            log.warning("call %s: no caller history (%s)", self.call_id, exc)
+            return
+        earlier = history(self.caller, [r for r in rows if r["call_id"] != self.call_id])
+        if self._closed:
+            return
+        self._publish(earlier)
+        if self._assist is not None:
+            self._assist.caller_history(earlier, datetime.now(UTC))
+
     def hand_over(self, request: HandoverRequest) -> bool:
         """The call changes hands: the co-pilot publishes the handover package once the
         finals before it are in. False when there is no co-pilot or the call ended."""
@@ -194,6 +228,7 @@ class CallSession:
         if self._closed:
             return
         self._closed = True
+        self._tasks.cancel()
         self._pause.close()
         self._release_paused_time()  # a call that ends paused: its duration counts the pause
         self._flush_resamplers()  # the last few ms of every track are decoded too
@@ -314,9 +349,12 @@ class CallRegistry:
         max_pause_s: float = DEFAULT_MAX_PAUSE_S,
         privacy: Policy | None = None,
         erase: Callable[[str], Awaitable[object]] | None = None,
+        caller_key: CallerKey | None = None,
     ) -> None:
         """`erase` removes an ended call's record: what a call the platform did not want
-        recorded (`record=false`) gets once it ends."""
+        recorded (`record=false`) gets once it ends. `caller_key` hashes the caller's
+        number for caller history (None: no history)."""
+        self._caller_key = caller_key
         self._hub = hub
         self._max_pause_s = max_pause_s
         self._privacy = privacy or Policy.load()
@@ -364,6 +402,7 @@ class CallRegistry:
             self._agent_language,
             self._max_pause_s,
             self._privacy,
+            self._caller_key,
         )
         self._live[start.call_id] = session
         self._none_live.clear()

@@ -17,7 +17,8 @@
     [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
     [webrtc]     ice_servers, ice_username, ice_credential
     [audiohook]  client_secret (verify Genesys request signatures), supported_languages
-    [privacy]    policy_file, keep_last_four, max_pause_s (redaction and pause for payment)
+    [privacy]    policy_file, keep_last_four, max_pause_s, caller_key (redaction, pause for
+                 payment, the key of callers' hashes)
     [retention]  days, purge_every_s (purge of ended calls; erasure is `callassist erase`)
     [store]      url ("" = SQLite in data_dir; postgresql://... for several nodes)
     [bus]        url ("" = in-process; redis://... for several nodes), call_stream_events,
@@ -152,10 +153,15 @@ class PrivacyOptions:
     policy_file: str = ""
     keep_last_four: bool = False  # "[card number ending 1111]" rather than "[card number]"
     max_pause_s: float = 300.0  # a call paused this long raises a cue to resume (0 = never)
+    # The key of the callers' keyed hashes (caller history). Unset: a random one kept in
+    # data_dir/caller.key; several nodes must share one (at least 32 characters).
+    caller_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_pause_s < 0:
             raise ValueError("max_pause_s must be >= 0")
+        if self.caller_key is not None and len(self.caller_key) < MIN_LINK_SECRET_CHARS:
+            raise ValueError(f"caller_key needs at least {MIN_LINK_SECRET_CHARS} characters")
 
 
 @dataclass(frozen=True, slots=True)

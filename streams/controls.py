@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import msgspec
@@ -39,6 +39,7 @@ from streams.hub import Hub
 from streams.metrics import Metrics
 from streams.protocols.base import CallPause, CallTransfer
 from streams.protocols.desktop import WrapupAcceptance, parse_control
+from streams.storage import CallReviewed
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,14 @@ class CallControls:
         max_errors: int,
         hub: Hub,
         policy: Policy,
-        dispositions: tuple[str, ...] = (),  # () where assist is off: any name goes
+        dispositions: Mapping[str, bool] | None = None,  # name -> resolved; None: any name
     ) -> None:
         self._calls = calls
         self._metrics = metrics
         self._max_errors = max_errors
         self._hub = hub
         self._policy = policy
-        self._dispositions = dispositions
+        self._dispositions = dispositions or {}
 
     async def read(self, ws: ServerConnection, call_id: str) -> None:
         """Serves what one reader sends, until its socket closes."""
@@ -132,8 +133,11 @@ class CallControls:
             request.disposition,
             notes,
         )
-        accepted = WrapupAccepted(request.disposition, notes, edited, round(max(acw_s, 0.0), 3))
-        self._hub.publish(call_id, redactor.derived(accepted))
+        resolved = self._dispositions.get(request.disposition)
+        acw_s = round(max(acw_s, 0.0), 3)
+        accepted = WrapupAccepted(request.disposition, notes, edited, acw_s, resolved)
+        review = CallReviewed(request.disposition, resolved, acw_s, edited)
+        self._hub.publish(call_id, redactor.derived(accepted), review)
         log.info(
             "call %s: wrap-up accepted (%s) after %.0f s",
             call_id,

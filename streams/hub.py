@@ -36,6 +36,7 @@ from contract.events import (
     type_name,
 )
 from streams.bus import Delivery, LocalBus, Subscription
+from streams.facts import FactsTracker
 from streams.storage import (
     CallClosed,
     CallOpened,
@@ -97,6 +98,7 @@ class Hub:
         self._writing: asyncio.Task[None] | None = None
         self.store_problem = ""  # why the store refuses writes; "" while it takes them
         self.lost_events = 0  # dropped while the store was away (partials first)
+        self._facts: dict[str, FactsTracker] = {}  # of the calls live on this node
 
     @property
     def healthy(self) -> bool:
@@ -124,15 +126,19 @@ class Hub:
             self._writer.shutdown(wait=True)
 
     # --- calls ------------------------------------------------------------------------
-    def start_call(self, call_id: str, started: CallStarted | Views[CallStarted]) -> bool:
-        """Opens (or reopens) a call record and publishes call.started. True if resumed."""
+    def start_call(
+        self, call_id: str, started: CallStarted | Views[CallStarted], caller: str = ""
+    ) -> bool:
+        """Opens (or reopens) a call record and publishes call.started. True if resumed.
+        `caller`: the caller's keyed hash, kept with the record for caller history."""
         views = started if isinstance(started, Views) else Views.same(started)
+        self._facts.setdefault(call_id, FactsTracker())
         resumed = self.store.call_exists(call_id)
         if resumed:
             views = views.map(lambda s: msgspec.structs.replace(s, resumed=True))
         stored = views.store
         metadata = codec.encode_json(stored.metadata)
-        opened = CallOpened(stored.protocol.value, self._clock.iso(), metadata, self.node)
+        opened = CallOpened(stored.protocol.value, self._clock.iso(), metadata, self.node, caller)
         self.publish(call_id, views, opened)
         return resumed
 
@@ -140,7 +146,9 @@ class Hub:
         """Publishes call.ended; the record is closed in the same transaction."""
         views = ended if isinstance(ended, Views) else Views.same(ended)
         stored = views.store
-        closed = CallClosed(self._clock.iso(), stored.reason.value, stored.duration_s)
+        tracker = self._facts.pop(call_id, None)
+        facts = tracker.facts(stored.summary) if tracker is not None else None
+        closed = CallClosed(self._clock.iso(), stored.reason.value, stored.duration_s, facts)
         self.publish(call_id, views, closed)
 
     def recover_interrupted_calls(self) -> list[str]:
@@ -162,6 +170,8 @@ class Hub:
     ) -> None:
         """Numbers, stores and sends `payload`, or keeps it until the store takes it."""
         views = payload if isinstance(payload, Views) else Views.same(payload)
+        if (tracker := self._facts.get(call_id)) is not None:
+            tracker.add(views.store)
         self._unstored.append(_Unstored(call_id, views, self._clock.iso(), status))
         if self.store.inline:
             self._store_waiting()

@@ -38,9 +38,13 @@ _PATTERNS = (
         ),
         rf"\1\2\3{REDACTED}",
     ),
-    # "token": "..." in JSON (Twilio's customParameters) and Python reprs
+    # "token": "..." in JSON (Twilio's customParameters) and Python reprs, and the secrets
+    # of the settings' own reprs (link_secret='...')
     (
-        re.compile(r"(?i)([\"'](?:token|link_secret)[\"']\s*:\s*[\"'])[^\"']*"),
+        re.compile(
+            r"(?i)((?:[\"'](?:token|link_secret|caller_key)[\"']\s*:|\b(?:link_secret|caller_key)=)"
+            r"\s*[\"'])[^\"']*"
+        ),
         rf"\1{REDACTED}",
     ),
 )

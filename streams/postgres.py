@@ -51,10 +51,12 @@ from psycopg_pool import ConnectionPool
 
 from streams.backends import safe_url
 from streams.storage import (
+    FACT_COLUMNS,
     CallClosed,
     CallIsLive,
     CallNotFound,
     CallOpened,
+    CallReviewed,
     CallStatus,
     Encode,
     Erasure,
@@ -62,7 +64,7 @@ from streams.storage import (
     Stored,
     StoreUnavailable,
 )
-from streams.store import PAGE_EVENTS
+from streams.store import FACTS_UPDATE, PAGE_EVENTS, REVIEW_UPDATE, facts_row, review_row
 
 Connection = psycopg.Connection[TupleRow]
 T = TypeVar("T")
@@ -107,6 +109,23 @@ MIGRATIONS: tuple[str, ...] = (
         value BIGINT NOT NULL
     );
     INSERT INTO counters (name, value) VALUES ('feed_seq', 0);
+    """,
+    # What a call came to, for caller history and KPIs (streams.storage.CallFacts)
+    """
+    ALTER TABLE calls
+        ADD COLUMN caller          TEXT NOT NULL DEFAULT '',
+        ADD COLUMN intent          TEXT,
+        ADD COLUMN disposition     TEXT,
+        ADD COLUMN resolved        BOOLEAN,
+        ADD COLUMN cues            INTEGER NOT NULL DEFAULT 0,
+        ADD COLUMN handovers       INTEGER NOT NULL DEFAULT 0,
+        ADD COLUMN sentiment_start DOUBLE PRECISION,
+        ADD COLUMN sentiment_end   DOUBLE PRECISION,
+        ADD COLUMN summary_line    TEXT NOT NULL DEFAULT '',
+        ADD COLUMN repeat_contact  BOOLEAN NOT NULL DEFAULT FALSE,
+        ADD COLUMN acw_s           DOUBLE PRECISION,
+        ADD COLUMN wrapup_edited   BOOLEAN;
+    CREATE INDEX calls_by_caller ON calls (caller, ended_at);
     """,
 )
 MIGRATION_LOCK = 0x43_41_4C_4C_53_43_48_4D  # bigint advisory-lock key held while migrating
@@ -181,10 +200,18 @@ class PostgresStore:
         with self._writing() as db, db.transaction():
             if isinstance(status, CallOpened):
                 db.execute(
-                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata, node) "
-                    "VALUES (%s, %s, 'live', %s, %s, %s) ON CONFLICT (call_id) DO UPDATE SET "
-                    "status = 'live', ended_at = NULL, end_reason = NULL, node = EXCLUDED.node",
-                    (call_id, status.protocol, status.started_at, status.metadata, status.node),
+                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata, node, "
+                    "caller) VALUES (%s, %s, 'live', %s, %s, %s, %s) ON CONFLICT (call_id) DO "
+                    "UPDATE SET status = 'live', ended_at = NULL, end_reason = NULL, "
+                    "node = EXCLUDED.node",
+                    (
+                        call_id,
+                        status.protocol,
+                        status.started_at,
+                        status.metadata,
+                        status.node,
+                        status.caller,
+                    ),
                 )
             seq = _next_seq(db, call_id)
             feed_seq = _next_feed_seq(db) if in_feed else None
@@ -198,6 +225,10 @@ class PostgresStore:
                     "duration_s = %s WHERE call_id = %s",
                     (status.ended_at, status.reason, status.duration_s, call_id),
                 )
+                if status.facts is not None:
+                    db.execute(_placeholders(FACTS_UPDATE), (*facts_row(status.facts), call_id))
+            if isinstance(status, CallReviewed):
+                db.execute(_placeholders(REVIEW_UPDATE), (*review_row(status), call_id))
             if feed_seq is not None:
                 db.execute(
                     "INSERT INTO feed (feed_seq, call_id, seq, body) VALUES (%s, %s, %s, %s)",
@@ -277,6 +308,13 @@ class PostgresStore:
 
     async def read_call(self, call_id: str) -> tuple[dict[str, Any], list[str]] | None:
         return await self._read_off_loop(partial(_call_with_events, call_id=call_id))
+
+    async def ended_calls(
+        self, since_iso: str, caller: str | None = None, limit: int = 50_000
+    ) -> list[dict[str, Any]]:
+        return await self._read_off_loop(
+            partial(_ended, since_iso=since_iso, caller=caller, limit=limit)
+        )
 
     # --- erasure: blocking, from a worker thread or a tool -----------------------------
     def erase_call(self, call_id: str) -> Erasure:
@@ -479,6 +517,24 @@ def _calls(db: Connection, limit: int) -> list[dict[str, Any]]:
     )
     names = [column.name for column in cursor.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _ended(db: Connection, since_iso: str, caller: str | None, limit: int) -> list[dict[str, Any]]:
+    where = "status = 'ended' AND ended_at >= %s"
+    args: tuple[Any, ...] = (since_iso,)
+    if caller is not None:
+        where, args = where + " AND caller = %s", (since_iso, caller)
+    cursor = db.execute(
+        f"SELECT {', '.join(FACT_COLUMNS)} FROM calls WHERE {where} "
+        "ORDER BY ended_at DESC LIMIT %s",
+        (*args, limit),
+    )
+    return [dict(zip(FACT_COLUMNS, row, strict=True)) for row in cursor]
+
+
+def _placeholders(statement: str) -> str:
+    """The SQLite statement (?) as psycopg writes it (%s)."""
+    return statement.replace("?", "%s")
 
 
 def _call_with_events(db: Connection, call_id: str) -> tuple[dict[str, Any], list[str]] | None:

@@ -15,6 +15,7 @@ from contract import codec
 from contract.events import (
     Alert,
     CallEnded,
+    CallerHistory,
     CallPaused,
     CallResumed,
     CallStarted,
@@ -58,6 +59,7 @@ def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None
         "cues": view.cues,
         "alerts": view.alerts,
         "handovers": view.handovers,
+        "caller_history": view.history,
         "wrapup": view.wrapup,  # the co-pilot's draft
         "wrapup_accepted": view.accepted,  # the agent's, with the after-call work seconds
     }
@@ -76,6 +78,7 @@ class _View:
         self.cues: list[msgspec.Raw] = []
         self.alerts: list[msgspec.Raw] = []
         self.handovers: list[msgspec.Raw] = []
+        self.history: CallerHistory | None = None
         self.wrapup: Wrapup | None = None
         self.accepted: WrapupAccepted | None = None
 
@@ -100,6 +103,8 @@ class _View:
                 self.alerts.append(raw)
             case HandoverPackage():
                 self.handovers.append(raw)
+            case CallerHistory():
+                self.history = payload  # the last: once the intent showed a repeat
             case Wrapup():
                 self.wrapup = payload
             case WrapupAccepted():

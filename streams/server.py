@@ -59,6 +59,7 @@ from streams.access import (
 from streams.assisting import AssistRuntime
 from streams.backends import node_name, open_bus, open_store
 from streams.bus import Subscription
+from streams.callers import CallerKey
 from streams.calls import CallRegistry, Voice
 from streams.cluster import Cluster
 from streams.config import Config
@@ -162,6 +163,9 @@ class Service:
             config.privacy.max_pause_s,
             self.privacy,
             erase=self.retention.erase,
+            caller_key=CallerKey.load(
+                config.privacy.caller_key or "", Path(config.server.data_dir)
+            ),
         )
         self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
         self.metrics.watch_bus(lambda: self.bus.healthy, lambda: not self.not_ready())
@@ -171,7 +175,7 @@ class Service:
             config.server.max_errors_per_connection,
             self.hub,
             self.privacy,
-            runtime.assistant.dispositions.names if runtime is not None else (),
+            runtime.assistant.dispositions.resolved if runtime is not None else None,
         )
         self.platforms = Platforms(
             self.calls, self.hub, self.metrics, config.server, self.access, self.count_refusal

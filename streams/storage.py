@@ -67,6 +67,22 @@ class CallOpened:
     started_at: str
     metadata: str  # JSON
     node: str = ""
+    caller: str = ""  # the caller's keyed hash (streams/callers.py); "" when not given
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What a call came to, in the columns that caller history and KPIs read."""
+
+    intent: str | None = None
+    disposition: str | None = None  # the draft's; the agent's replaces it (CallReviewed)
+    resolved: bool | None = None
+    cues: int = 0
+    handovers: int = 0
+    sentiment_start: float | None = None  # the customer's first segments
+    sentiment_end: float | None = None  # and last
+    summary_line: str = ""
+    repeat_contact: bool = False  # an unresolved call of the same caller and intent came first
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +92,37 @@ class CallClosed:
     ended_at: str
     reason: str
     duration_s: float
+    facts: CallFacts | None = None  # None: nobody knows (a call closed after a crash)
 
 
-CallStatus = CallOpened | CallClosed
+@dataclass(frozen=True, slots=True)
+class CallReviewed:
+    """A wrapup.accepted: the agent's disposition, and the after-call work it took."""
+
+    disposition: str
+    resolved: bool | None
+    acw_s: float
+    edited: bool
+
+
+CallStatus = CallOpened | CallClosed | CallReviewed
+FACT_COLUMNS = (
+    "call_id",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "intent",
+    "disposition",
+    "resolved",
+    "cues",
+    "handovers",
+    "sentiment_start",
+    "sentiment_end",
+    "summary_line",
+    "repeat_contact",
+    "acw_s",
+    "wrapup_edited",
+)
 # The event's text once its numbers are known: (seq, feed_seq or None) -> JSON.
 Encode = Callable[[int, int | None], str]
 
@@ -152,6 +196,13 @@ class EventStore(Protocol):
 
     async def read_call(self, call_id: str) -> tuple[dict[str, Any], list[str]] | None:
         """A call's row (metadata decoded) and its events but partials, in seq order."""
+        ...
+
+    async def ended_calls(
+        self, since_iso: str, caller: str | None = None, limit: int = 50_000
+    ) -> list[dict[str, Any]]:
+        """The FACT_COLUMNS of calls that ended at or after `since_iso` (of one caller's
+        hash, when given), newest first."""
         ...
 
     # --- erasure: blocking, from a worker thread or a tool -------------------------------------

@@ -37,10 +37,13 @@ from typing import Any, TypeVar
 
 from streams.errors import StreamsError
 from streams.storage import (
+    FACT_COLUMNS,
     CallClosed,
+    CallFacts,
     CallIsLive,
     CallNotFound,
     CallOpened,
+    CallReviewed,
     CallStatus,
     Encode,
     Erasure,
@@ -61,6 +64,7 @@ CREATE TABLE IF NOT EXISTS calls (
     last_seq    INTEGER NOT NULL DEFAULT 0,
     metadata    TEXT NOT NULL DEFAULT '{}',
     node        TEXT NOT NULL DEFAULT ''  -- the service node that holds a live call
+    -- and FACTS (below), added to databases made before them
 );
 CREATE TABLE IF NOT EXISTS events (
     call_id TEXT NOT NULL,
@@ -88,6 +92,22 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 );
 """
+# What a call came to, for caller history and KPIs (streams.storage.CallFacts), and the
+# agent's review of it (CallReviewed): one column each, NULL where nobody knows.
+FACTS = (
+    ("caller", "TEXT NOT NULL DEFAULT ''"),
+    ("intent", "TEXT"),
+    ("disposition", "TEXT"),
+    ("resolved", "INTEGER"),
+    ("cues", "INTEGER NOT NULL DEFAULT 0"),
+    ("handovers", "INTEGER NOT NULL DEFAULT 0"),
+    ("sentiment_start", "REAL"),
+    ("sentiment_end", "REAL"),
+    ("summary_line", "TEXT NOT NULL DEFAULT ''"),
+    ("repeat_contact", "INTEGER NOT NULL DEFAULT 0"),
+    ("acw_s", "REAL"),
+    ("wrapup_edited", "INTEGER"),
+)
 PAGE_EVENTS = 500  # rows per read: bounds a replay's memory and each thread hop
 READ_THREADS = 1  # long reads queue here, never on the threads live calls use
 # The erasing connection waits this long for the write lock; the loop holds it for one
@@ -115,7 +135,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous_full else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
-        _add_node_column(self._db)
+        _add_missing_columns(self._db)
         _convert_for_erasure(self._db, path)
         self.reader = StoreReader(path)
         self._eraser = _Eraser(path)
@@ -189,10 +209,17 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             if isinstance(status, CallOpened):
                 self._db.execute(
-                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata, node) "
-                    "VALUES (?, ?, 'live', ?, ?, ?) ON CONFLICT(call_id) DO UPDATE SET "
-                    "status='live', ended_at=NULL, end_reason=NULL, node=excluded.node",
-                    (call_id, status.protocol, status.started_at, status.metadata, status.node),
+                    "INSERT INTO calls (call_id, protocol, status, started_at, metadata, node, "
+                    "caller) VALUES (?, ?, 'live', ?, ?, ?, ?) ON CONFLICT(call_id) DO UPDATE "
+                    "SET status='live', ended_at=NULL, end_reason=NULL, node=excluded.node",
+                    (
+                        call_id,
+                        status.protocol,
+                        status.started_at,
+                        status.metadata,
+                        status.node,
+                        status.caller,
+                    ),
                 )
             seq = self.last_seq(call_id) + 1
             feed_seq = self.last_feed_seq() + 1 if in_feed else None
@@ -208,6 +235,10 @@ class Store:
                     "WHERE call_id=?",
                     (status.ended_at, status.reason, status.duration_s, call_id),
                 )
+                if status.facts is not None:
+                    self._db.execute(FACTS_UPDATE, (*facts_row(status.facts), call_id))
+            if isinstance(status, CallReviewed):
+                self._db.execute(REVIEW_UPDATE, (*review_row(status), call_id))
             if feed_seq is not None:
                 self._db.execute(
                     "INSERT INTO feed (feed_seq, call_id, seq, body) VALUES (?, ?, ?, ?)",
@@ -272,6 +303,13 @@ class Store:
 
     async def read_call(self, call_id: str) -> tuple[dict[str, Any], list[str]] | None:
         return await self.reader.read(partial(read_call, call_id=call_id))
+
+    async def ended_calls(
+        self, since_iso: str, caller: str | None = None, limit: int = 50_000
+    ) -> list[dict[str, Any]]:
+        return await self.reader.read(
+            partial(read_ended, since_iso=since_iso, caller=caller, limit=limit)
+        )
 
     # --- whole reads, synchronous: for tests, tools and the reader's threads -------------
     def events_after(
@@ -446,11 +484,15 @@ class _Eraser:
         return int(busy) == 0
 
 
-def _add_node_column(db: sqlite3.Connection) -> None:
-    """Databases made before nodes were named get the column (a one-off, instant)."""
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Databases made before nodes were named, or before the facts, get the columns (a
+    one-off, instant), and the index caller history reads by."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
-    if "node" not in columns:
-        db.execute("ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT ''")
+    for name, kind in (("node", "TEXT NOT NULL DEFAULT ''"), *FACTS):
+        if name not in columns:
+            db.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+    db.execute("CREATE INDEX IF NOT EXISTS calls_by_caller ON calls (caller, ended_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS calls_by_end ON calls (ended_at)")
 
 
 def _prepare_erasure(db: sqlite3.Connection) -> None:
@@ -500,7 +542,11 @@ def _freelist_count(db: sqlite3.Connection) -> int:
 
 # --- queries shared by the writer and the readers ---------------------------------------
 def _call_row(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
-    cursor = db.execute("SELECT * FROM calls WHERE call_id=?", (call_id,))
+    cursor = db.execute(
+        "SELECT call_id, protocol, status, started_at, ended_at, end_reason, duration_s, "
+        "last_seq, metadata, node FROM calls WHERE call_id=?",
+        (call_id,),
+    )
     row = cursor.fetchone()
     if row is None:
         return None
@@ -537,6 +583,54 @@ def _feed_page(db: sqlite3.Connection, after: int, upto: int) -> list[tuple[int,
         (after, upto, PAGE_EVENTS),
     )
     return [(int(seq), str(body)) for seq, body in rows]
+
+
+FACTS_UPDATE = (
+    "UPDATE calls SET intent=?, disposition=?, resolved=?, cues=?, handovers=?, "
+    "sentiment_start=?, sentiment_end=?, summary_line=?, repeat_contact=? WHERE call_id=?"
+)
+REVIEW_UPDATE = (
+    "UPDATE calls SET disposition=?, resolved=?, acw_s=?, wrapup_edited=? WHERE call_id=?"
+)
+
+
+def facts_row(facts: CallFacts) -> tuple[Any, ...]:
+    """CallFacts in FACTS_UPDATE's order (both engines)."""
+    return (
+        facts.intent,
+        facts.disposition,
+        facts.resolved,
+        facts.cues,
+        facts.handovers,
+        facts.sentiment_start,
+        facts.sentiment_end,
+        facts.summary_line,
+        facts.repeat_contact,
+    )
+
+
+def review_row(review: CallReviewed) -> tuple[Any, ...]:
+    return (review.disposition, review.resolved, review.acw_s, review.edited)
+
+
+def read_ended(
+    db: sqlite3.Connection, since_iso: str, caller: str | None, limit: int
+) -> list[dict[str, Any]]:
+    where = "status='ended' AND ended_at>=?" + (" AND caller=?" if caller is not None else "")
+    args: tuple[Any, ...] = (since_iso, caller) if caller is not None else (since_iso,)
+    cursor = db.execute(
+        f"SELECT {', '.join(FACT_COLUMNS)} FROM calls WHERE {where} ORDER BY ended_at DESC LIMIT ?",
+        (*args, limit),
+    )
+    return [_typed_facts(dict(zip(FACT_COLUMNS, row, strict=True))) for row in cursor]
+
+
+def _typed_facts(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite keeps booleans as 0/1 (PostgreSQL as booleans): one shape for both."""
+    for name in ("resolved", "repeat_contact", "wrapup_edited"):
+        if row[name] is not None:
+            row[name] = bool(row[name])
+    return row
 
 
 def read_calls(db: sqlite3.Connection, limit: int = 200) -> list[dict[str, Any]]:

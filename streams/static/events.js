@@ -49,6 +49,16 @@
  * @property {boolean} recorded
  * @property {Object<string, *>} metadata
  * @property {string} contract
+ * @property {string} caller
+ */
+
+/**
+ * @typedef {Object} CallerHistory
+ * @property {"caller.history"} type
+ * @property {string} caller
+ * @property {Array<PreviousCall>} calls
+ * @property {boolean} repeat_contact
+ * @property {string | null} repeat_of
  */
 
 /**
@@ -136,6 +146,16 @@
  */
 
 /** @typedef {"agent" | "platform"} PausedBy */
+
+/**
+ * @typedef {Object} PreviousCall
+ * @property {string} call_id
+ * @property {string} started_at
+ * @property {string | null} intent
+ * @property {string | null} disposition
+ * @property {boolean | null} resolved
+ * @property {string} summary
+ */
 
 /** @typedef {"address" | "bank_account" | "card_number" | "date_of_birth" | "email" | "expiry_date" | "national_id" | "phone" | "security_code"} PrivateKind */
 
@@ -262,6 +282,7 @@
  * @property {WrapupNotes} notes
  * @property {Array<string>} alternatives
  * @property {Array<string>} choices
+ * @property {boolean | null} resolved
  */
 
 /**
@@ -271,6 +292,7 @@
  * @property {WrapupNotes} notes
  * @property {boolean} edited
  * @property {number} acw_s
+ * @property {boolean | null} resolved
  */
 
 /**

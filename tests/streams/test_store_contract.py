@@ -18,9 +18,11 @@ from streams import postgres
 from streams.postgres import MIGRATIONS, PostgresStore
 from streams.storage import (
     CallClosed,
+    CallFacts,
     CallIsLive,
     CallNotFound,
     CallOpened,
+    CallReviewed,
     Encode,
     EventStore,
     LiveCall,
@@ -91,6 +93,45 @@ def end(
 
 async def rows(pages: AsyncIterator[list[tuple[int, str]]]) -> list[tuple[int, str]]:
     return [row async for page in pages for row in page]
+
+
+# --- facts: caller history and KPIs --------------------------------------------------------
+async def test_a_calls_facts_are_kept_reviewed_and_read_by_caller(store: EventStore) -> None:
+    facts = CallFacts("billing_dispute", "follow_up_scheduled", False, 2, 1, 0.2, -0.6, "billing")
+    for call_id, caller, ended_at in (
+        ("old", "hash-a", "2026-01-01T09:00:00.000Z"),
+        ("mine", "hash-a", ENDED_AT),
+        ("other", "hash-b", "2026-01-10T09:04:00.000Z"),
+    ):
+        opened = CallOpened("twilio", STARTED_AT, "{}", "node-a", caller)
+        store.append(call_id, "call.started", encoder(call_id, "call.started"), status=opened)
+        closed = CallClosed(ended_at, "stop", 60.0, facts)
+        store.append(call_id, "call.ended", encoder(call_id, "call.ended"), status=closed)
+    review = CallReviewed("resolved", True, 42.5, True)
+    store.append("mine", "wrapup.accepted", encoder("mine", "wrapup.accepted"), True, review)
+
+    (mine,) = await store.ended_calls("2026-01-05T00:00:00.000Z", "hash-a")
+    assert mine == {
+        "call_id": "mine",
+        "started_at": STARTED_AT,
+        "ended_at": ENDED_AT,
+        "duration_s": 60.0,
+        "intent": "billing_dispute",
+        "disposition": "resolved",  # the agent's review replaced the draft
+        "resolved": True,
+        "cues": 2,
+        "handovers": 1,
+        "sentiment_start": 0.2,
+        "sentiment_end": -0.6,
+        "summary_line": "billing",
+        "repeat_contact": False,
+        "acw_s": 42.5,
+        "wrapup_edited": True,
+    }
+    everyone = await store.ended_calls("2025-12-01T00:00:00.000Z")
+    assert [r["call_id"] for r in everyone] == ["mine", "other", "old"]  # newest first
+    assert everyone[1]["resolved"] is False and everyone[1]["acw_s"] is None
+    assert await store.ended_calls("2026-01-05T00:00:00.000Z", "hash-c") == []
 
 
 # --- numbering ----------------------------------------------------------------------------
