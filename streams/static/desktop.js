@@ -87,6 +87,7 @@ function handle(event) {
     suggestion: onSuggestion,
     "handover.cue": onHandover,
     "handover.package": onPackage,
+    "caller.history": onHistory,
     "call.paused": onPaused,
     "call.resumed": onResumed,
     "call.ended": onEnded,
@@ -458,4 +459,25 @@ function onPackage(event) {
   $("package-tail").replaceChildren(...event.transcript_tail.map((line) =>
     el("li", {}, el("span", { class: `who ${line.speaker}` }, line.speaker), line.text)));
   $("package").hidden = false;
+}
+
+// --- caller history -----------------------------------------------------------------------
+// The caller's earlier calls (by a keyed hash of their number: the page never sees it);
+// a repeat contact says which earlier call it repeats.
+function onHistory(event) {
+  $("history").hidden = false;
+  $("history-none").hidden = event.calls.length > 0;
+  $("history-calls").replaceChildren(...event.calls.map((call) => {
+    const outcome = call.disposition ? label(call.disposition) : "no wrap-up";
+    const open = call.resolved === false ? " (not resolved)" : "";
+    return el("li", { class: call.resolved === false ? "open" : "", "data-call": call.call_id },
+      `${new Date(call.started_at).toLocaleDateString()} · ${label(call.intent) || "no clear intent"} · ${outcome}${open}`,
+      call.summary ? el("div", { class: "muted" }, call.summary) : null);
+  }));
+  const earlier = event.calls.find((call) => call.call_id === event.repeat_of);
+  $("history-repeat").hidden = !event.repeat_contact;
+  if (event.repeat_contact && earlier) {
+    $("history-repeat").textContent =
+      `Repeat contact: called on ${new Date(earlier.started_at).toLocaleDateString()} about ${label(earlier.intent)}, not resolved.`;
+  }
 }
