@@ -66,6 +66,7 @@ class Resource(StrEnum):
     WEBRTC = "webrtc"
     CALL = "call"  # one call's events or record
     CALLS = "calls"  # the list of calls
+    KPIS = "kpis"  # the supervisors' KPIs over ended calls
     ALERTS = "alerts"
     LINK = "link"  # minting a link token for one call
     ERASE = "erase"  # erasing one ended call: events, alerts and record
@@ -79,6 +80,7 @@ ACCEPTS: dict[Resource, frozenset[Role]] = {
     Resource.CALL: frozenset({Role.AGENT, Role.SUPERVISOR, Role.LINK}),
     Resource.CALLS: frozenset({Role.AGENT, Role.SUPERVISOR}),
     Resource.ALERTS: frozenset({Role.SUPERVISOR}),
+    Resource.KPIS: frozenset({Role.SUPERVISOR}),
     Resource.LINK: frozenset({Role.SUPERVISOR}),
     Resource.ERASE: frozenset({Role.SUPERVISOR}),
 }

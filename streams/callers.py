@@ -102,6 +102,6 @@ def history(caller: str, rows: list[dict[str, Any]]) -> CallerHistory:
     return CallerHistory(caller, calls, repeat_contact=False)
 
 
-def since_iso(days: int, now: datetime | None = None) -> str:
+def since_iso(days: float, now: datetime | None = None) -> str:
     moment = (now or datetime.now(UTC)) - timedelta(days=days)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -138,6 +138,7 @@ class CallControls:
         accepted = WrapupAccepted(request.disposition, notes, edited, acw_s, resolved)
         review = CallReviewed(request.disposition, resolved, acw_s, edited)
         self._hub.publish(call_id, redactor.derived(accepted), review)
+        self._metrics.on_wrapup_accepted(edited, acw_s)
         log.info(
             "call %s: wrap-up accepted (%s) after %.0f s",
             call_id,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -39,6 +39,7 @@ from streams.bus import Delivery, LocalBus, Subscription
 from streams.facts import FactsTracker
 from streams.storage import (
     CallClosed,
+    CallFacts,
     CallOpened,
     CallStatus,
     EventStore,
@@ -99,6 +100,7 @@ class Hub:
         self.store_problem = ""  # why the store refuses writes; "" while it takes them
         self.lost_events = 0  # dropped while the store was away (partials first)
         self._facts: dict[str, FactsTracker] = {}  # of the calls live on this node
+        self.on_call_facts: Callable[[CallFacts], None] = lambda facts: None  # metrics
 
     @property
     def healthy(self) -> bool:
@@ -150,6 +152,8 @@ class Hub:
         facts = tracker.facts(stored.summary) if tracker is not None else None
         closed = CallClosed(self._clock.iso(), stored.reason.value, stored.duration_s, facts)
         self.publish(call_id, views, closed)
+        if facts is not None:
+            self.on_call_facts(facts)
 
     def recover_interrupted_calls(self) -> list[str]:
         """Closes the records of calls that were live when the process died (one node:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from streams.storage import CallFacts
 from voice.scheduler import DecodeRecord, DecodeScheduler
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -108,7 +109,45 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),
             registry=registry,
         )
+        self.calls_ended = Counter(
+            "callassist_calls_ended",
+            "Calls ended with what they came to, by intent ('none': no clear intent)",
+            ["intent"],
+            registry=registry,
+        )
+        self.call_handovers = Counter(
+            "callassist_call_handovers", "Handover packages sent", registry=registry
+        )
+        self.call_cues = Counter("callassist_call_cues", "Handover cues raised", registry=registry)
+        self.repeat_contacts = Counter(
+            "callassist_repeat_contacts",
+            "Calls that repeated an unresolved call of the caller about the same intent",
+            registry=registry,
+        )
+        self.wrapups_accepted = Counter(
+            "callassist_wrapups_accepted",
+            "Wrap-ups the agent accepted, as drafted or edited",
+            ["edited"],
+            registry=registry,
+        )
+        self.after_call_work = Histogram(
+            "callassist_after_call_work_seconds",
+            "From the call's end to the agent accepting its wrap-up",
+            buckets=(5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600),
+            registry=registry,
+        )
         scheduler.set_observer(self.on_decode)
+
+    def on_call_facts(self, facts: CallFacts) -> None:
+        self.calls_ended.labels(facts.intent or "none").inc()
+        self.call_handovers.inc(facts.handovers)
+        self.call_cues.inc(facts.cues)
+        if facts.repeat_contact:
+            self.repeat_contacts.inc()
+
+    def on_wrapup_accepted(self, edited: bool, acw_s: float) -> None:
+        self.wrapups_accepted.labels("yes" if edited else "no").inc()
+        self.after_call_work.observe(acw_s)
 
     def on_decode(self, record: DecodeRecord) -> None:
         kind = "final" if record.final else "partial"

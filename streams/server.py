@@ -59,7 +59,7 @@ from streams.access import (
 from streams.assisting import AssistRuntime
 from streams.backends import node_name, open_bus, open_store
 from streams.bus import Subscription
-from streams.callers import CallerKey
+from streams.callers import CallerKey, since_iso
 from streams.calls import CallRegistry, Voice
 from streams.cluster import Cluster
 from streams.config import Config
@@ -75,6 +75,7 @@ from streams.ingest import (
     client_address,
     make_parser,
 )
+from streams.kpis import DEFAULT_HOURS, MAX_HOURS, kpis
 from streams.metrics import CONTENT_TYPE, Metrics
 from streams.protocols.base import CallStop
 from streams.protocols.fork import SUBPROTOCOLS
@@ -113,6 +114,7 @@ class Route:
     call_id: str | None = None
     since: int | None = None  # replay stored events after this (events: 0 when absent)
     partials: bool = True  # in the replayed backlog
+    hours: float = DEFAULT_HOURS  # the KPIs' window
 
 
 class Service:
@@ -168,6 +170,7 @@ class Service:
             ),
         )
         self.metrics.watch_store(lambda: self.hub.healthy, lambda: self.hub.lost_events)
+        self.hub.on_call_facts = self.metrics.on_call_facts
         self.metrics.watch_bus(lambda: self.bus.healthy, lambda: not self.not_ready())
         self.controls = CallControls(
             self.calls,
@@ -286,6 +289,11 @@ class Service:
             return Route("link", path, Resource.LINK, match["call_id"])
         if path == "/v1/calls":
             return Route("http", path, Resource.CALLS)
+        if path == "/v1/kpis":
+            hours = _hours(query)
+            if isinstance(hours, Response):
+                return hours
+            return Route("http", path, Resource.KPIS, hours=hours)
         if path in ("/healthz", "/readyz", "/metrics"):
             return Route("http", path)
         if WebFiles.is_web_path(path):
@@ -303,7 +311,7 @@ class Service:
         if refusal is not None:
             return refusal
         if route.kind == "http":
-            return await self._http(route.path)
+            return await self._http(route.path, route.hours)
         if route.kind == "link":
             return self._link(route, request)
         if route.kind == "erase":
@@ -428,7 +436,7 @@ class Service:
         }
         return _json_response(http.HTTPStatus.OK, body)
 
-    async def _http(self, path: str) -> Response:
+    async def _http(self, path: str, hours: float = DEFAULT_HOURS) -> Response:
         if path == "/healthz":
             if not self.hub.healthy:
                 status = {"status": "degraded", "reason": self.hub.store_problem}
@@ -449,6 +457,10 @@ class Service:
         if path == "/v1/calls":
             calls = await self.store.list_calls()
             return _json_response(http.HTTPStatus.OK, {"calls": calls})
+        if path == "/v1/kpis":
+            since, until = since_iso(hours / 24), since_iso(0)
+            rows = await self.store.ended_calls(since)
+            return _json_response(http.HTTPStatus.OK, kpis(rows, since, until))
         match = _CALL_PATH.match(path)
         assert match is not None
         call_id = match["call_id"]
@@ -641,6 +653,19 @@ def _ttl(query: Mapping[str, list[str]]) -> int | None:
         return _DEFAULT_LINK_TTL_S
     text = values[0]
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
+def _hours(query: Mapping[str, list[str]]) -> float | Response:
+    """?hours= of the KPIs' window: a number above 0, at most MAX_HOURS (a quarter)."""
+    raw = query.get("hours", [str(DEFAULT_HOURS)])[0]
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= MAX_HOURS:
+        problem = {"error": f"hours must be a number above 0 and at most {MAX_HOURS:.0f}"}
+        return _json_response(http.HTTPStatus.BAD_REQUEST, problem)
+    return hours
 
 
 def _since(query: Mapping[str, list[str]]) -> int | Response | None:

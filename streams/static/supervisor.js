@@ -15,6 +15,10 @@ new LiveSocket(() => wsUrl("/v1/alerts", feedSeq === null ? {} : { since: feedSe
   onOpen: () => { if (feedSeq === null) catchUp(); },
 });
 setInterval(render, 1000);
+const KPI_EVERY_MS = 30_000;
+showKpis();
+setInterval(showKpis, KPI_EVERY_MS);
+$("kpi-hours").addEventListener("change", showKpis);
 
 async function catchUp() {
   try {
@@ -161,4 +165,30 @@ function render() {
   }
   $("calls").tBodies[0].replaceChildren(...rows);
   $("no-calls").hidden = rows.length > 0;
+}
+
+// --- KPIs -----------------------------------------------------------------------------
+const percent = (share) => (share === null ? "—" : `${Math.round(share * 100)}%`);
+const number = (value, digits = 2) => (value === null ? "—" : value.toFixed(digits));
+const seconds = (value) => (value === null ? "—" : `${Math.round(value)} s`);
+
+async function showKpis() {
+  try {
+    const figures = await getJson(`/v1/kpis?hours=${$("kpi-hours").value}`);
+    const rows = [["All calls", figures.overall],
+      ...Object.entries(figures.by_intent).map(([intent, f]) => [label(intent), f])];
+    $("kpis").tBodies[0].replaceChildren(...rows.map(([name, f]) => el("tr", { "data-intent": name },
+      el("th", { scope: "row" }, name),
+      el("td", { class: "num" }, f.calls),
+      el("td", { class: "num" }, `${percent(f.handover_rate)} / ${percent(f.escalation_rate)}`),
+      el("td", { class: "num" }, number(f.cues_per_call, 1)),
+      el("td", { class: "num" }, `${number(f.sentiment_start)} → ${number(f.sentiment_end)}`),
+      el("td", { class: "num" }, percent(f.repeat_contact_rate)),
+      el("td", { class: "num" }, percent(f.resolved_rate)),
+      el("td", { class: "num" }, `${seconds(f.acw_p50_s)} / ${seconds(f.acw_p90_s)}`),
+      el("td", { class: "num" }, `${percent(f.accepted_unedited_rate)} of ${f.wrapups_accepted}`))));
+    $("kpi-status").textContent = `Updated ${new Date().toLocaleTimeString()}; every 30 s.`;
+  } catch (error) {
+    $("kpi-status").textContent = `KPIs unavailable: ${error.message}`;
+  }
 }

@@ -69,6 +69,7 @@ def link(call_id: str, ttl_s: int = 60) -> str:
         (Resource.CALLS, "agent-tok", Role.AGENT),
         (Resource.ALERTS, "sup-tok", Role.SUPERVISOR),
         (Resource.LINK, "sup-tok", Role.SUPERVISOR),
+        (Resource.KPIS, "sup-tok", Role.SUPERVISOR),
     ],
 )
 def test_each_role_opens_its_own(resource: Resource, token: str, role: Role):
@@ -84,6 +85,7 @@ def test_each_role_opens_its_own(resource: Resource, token: str, role: Role):
         (Resource.ALERTS, "in-tok"),
         (Resource.LINK, "agent-tok"),
         (Resource.CALLS, "in-tok"),
+        (Resource.KPIS, "agent-tok"),
         (Resource.INGEST, "nonsense"),
     ],
 )

@@ -1,6 +1,6 @@
 """Caller history on the agent desktop, in a real browser: a caller's second call shows
 the first (from a keyed hash of the number, which the page never sees), with the
-agent's disposition of it."""
+agent's disposition of it; and the supervisor's KPIs count them."""
 
 from __future__ import annotations
 
@@ -53,3 +53,12 @@ async def test_the_desktop_shows_the_callers_earlier_call(server, browser):
     await expect(earlier).to_contain_text("unresolved (not resolved)")
     await expect(page.locator("#history-none")).to_be_hidden()
     assert "555" not in await page.content()  # the number itself never reaches the page
+
+    await expect(page.locator("#conn")).to_have_text("call ended", timeout=TIMEOUT_MS)
+    supervisor = await browser.new_page()  # and the KPIs count both calls and the ACW
+    await supervisor.goto(f"{server.http}/supervisor")
+    overall = supervisor.locator('#kpis tbody tr[data-intent="All calls"]')
+    await expect(overall).to_be_visible(timeout=TIMEOUT_MS)
+    cells = overall.locator("td")
+    assert int(await cells.nth(0).inner_text()) >= 2
+    assert "s /" in await cells.nth(6).inner_text()  # ACW p50 / p90 of the accepted wrap-up
