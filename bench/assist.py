@@ -25,7 +25,10 @@ still running, and how many seconds after the escalating sentence ended the cue
 arrived (call-audio seconds); false alarms (a cue on a calm call, or before the
 escalating turn); labelled data points and steps found in the final summary; and
 assist latency p50/p95: from a transcript.final reaching the desktop to the last
-event it caused (live), or the time of AssistSession.on_final (--text).
+event it caused (live), or the time of AssistSession.on_final (--text); the wrap-up's
+disposition against the label, and (live) the wrap-up's arrival after the last audio
+was sent; and (live) the handover package's arrival after the agent's Transfer, which
+the benchmark clicks as the escalating turn of each call labelled for a handover ends.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from contract.events import (
     Alert,
     Event,
     HandoverCue,
+    HandoverPackage,
     IntentDetected,
     Sentiment,
     Suggestion,
@@ -89,6 +93,7 @@ class Score:
     steps: tuple[int, int]
     disposition: tuple[str | None, str | None] = (None, None)  # (labelled, drafted)
     wrapup_s: float | None = None  # live: the draft's arrival after the last audio was sent
+    package_s: float | None = None  # live: the handover package's arrival after Transfer
     missed: list[str] = field(default_factory=list)  # labelled data points and steps not found
     latencies_s: list[float] = field(default_factory=list)
 
@@ -131,8 +136,7 @@ def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) ->
         (sum(points), len(points)),
         (sum(steps), len(steps)),
         disposition,
-        None,
-        missed,
+        missed=missed,
     )
 
 
@@ -150,6 +154,21 @@ def live_latencies(observed: Observed) -> list[float]:
     return [last[s] - final_at[s] for s in last]
 
 
+def package_latency(observed: Observed) -> float | None:
+    packages = numbered(observed.events, HandoverPackage)
+    if not packages or observed.transfer_sent_wall_s is None:
+        return None
+    return observed.arrived_wall_s[packages[0][0]] - observed.transfer_sent_wall_s
+
+
+def transfer_time(call: LabelledCall) -> float | None:
+    """Where the labels expect a handover: the agent transfers as the escalating turn
+    ends (the reply that the cue asks for)."""
+    if not call.labels.handover_expected or call.labels.escalation_turn is None:
+        return None
+    return call.turns[call.labels.escalation_turn].end_s
+
+
 def wrapup_latency(observed: Observed) -> float | None:
     drafts = numbered(observed.events, Wrapup)
     if not drafts or observed.audio_sent_wall_s is None:
@@ -163,11 +182,17 @@ async def run_live(calls: list[LabelledCall], speed: float, declare_language: bo
     try:
         for k, call in enumerate(calls):
             observed = await stream_call(
-                server.ws, call, f"bench-{k}-{call.name}", speed, declare_language=declare_language
+                server.ws,
+                call,
+                f"bench-{k}-{call.name}",
+                speed,
+                declare_language=declare_language,
+                transfer_at_s=transfer_time(call),
             )
             result = score(call, observed.events, observed.arrived_audio_s)
             result.latencies_s = live_latencies(observed)
             result.wrapup_s = wrapup_latency(observed)
+            result.package_s = package_latency(observed)
             scores.append(result)
             print_row(result)
     finally:
@@ -304,6 +329,12 @@ def print_total(scores: list[Score]) -> None:
         print(
             f"wrap-up after the last audio: p50 {np.median(wrapups):.1f} s, "
             f"max {max(wrapups):.1f} s ({len(wrapups)} calls)"
+        )
+    packages = [s.package_s for s in scores if s.package_s is not None]
+    if packages:
+        print(
+            f"handover package after Transfer: p50 {np.median(packages) * 1000:.0f} ms, "
+            f"max {max(packages) * 1000:.0f} ms ({len(packages)} calls)"
         )
     if latencies:
         p50, p95 = np.percentile(latencies, [50, 95])

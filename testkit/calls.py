@@ -101,6 +101,7 @@ class Observed:
     arrived_audio_s: dict[int, float] = field(default_factory=dict)  # seq -> audio position
     arrived_wall_s: dict[int, float] = field(default_factory=dict)  # seq -> monotonic time
     audio_sent_wall_s: float | None = None  # monotonic time the last audio was sent
+    transfer_sent_wall_s: float | None = None  # monotonic time the agent's Transfer was sent
 
     def of(self, kind: type[P]) -> list[P]:
         return payloads(self.events, kind)
@@ -126,11 +127,19 @@ def final_summary(events: Iterable[Event]) -> Summary | None:
 
 
 async def stream_call(
-    ws_url: str, call: LabelledCall, call_id: str, speed: float, *, declare_language: bool = True
+    ws_url: str,
+    call: LabelledCall,
+    call_id: str,
+    speed: float,
+    *,
+    declare_language: bool = True,
+    transfer_at_s: float | None = None,
 ) -> Observed:
     """Streams `call` through /v1/twilio, watching /v1/calls/{id}/events and /v1/alerts.
     `declare_language`: the platform passes the call's language, as one that knows its
-    queue's does; without it the service identifies the language itself."""
+    queue's does; without it the service identifies the language itself.
+    `transfer_at_s`: at that second of call audio the agent clicks Transfer (a desktop's
+    `transfer` message on the call's event stream)."""
     observed = Observed()
     started = time.monotonic()
 
@@ -146,9 +155,18 @@ async def stream_call(
             if event.call_id == call_id:
                 observed.alerts.append(event)
 
+    async def transfer(at_s: float) -> None:
+        await asyncio.sleep(at_s / speed)
+        async with connect(f"{ws_url}/v1/calls/{call_id}/events?since=999999999") as agent:
+            observed.transfer_sent_wall_s = time.monotonic()
+            await agent.send('{"type": "transfer", "note": "benchmark"}')
+            await asyncio.sleep(1.0)  # the socket stays while the package is made
+
     watchers = [asyncio.create_task(desktop()), asyncio.create_task(supervisor())]
     await asyncio.sleep(SUBSCRIBE_S)
     started = time.monotonic()
+    if transfer_at_s is not None:
+        watchers.append(asyncio.create_task(transfer(transfer_at_s)))
     async with connect(f"{ws_url}/v1/twilio") as ws:
         custom = {"language": call.language} if declare_language else {}
         await send_paced(ws, twilio_messages(call.recording, call_id, custom=custom), speed)
