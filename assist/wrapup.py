@@ -132,7 +132,7 @@ class WrapupDraft:
 
     def draft(self, intent: str | None, intent_description: str) -> Wrapup:
         chosen, confidence, evidence, alternatives = self._disposition(intent)
-        reason = intent_description or "Not clear from the call"
+        reason = intent_description.rstrip(". ") or "Not clear from the call"
         if self._reason_line:
             reason = f"{reason}: \u201c{_clip(self._reason_line)}\u201d"
         promised = [f.what for f in self._follow_ups if f.owner is not FollowUpOwner.CUSTOMER]

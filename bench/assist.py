@@ -28,7 +28,8 @@ assist latency p50/p95: from a transcript.final reaching the desktop to the last
 event it caused (live), or the time of AssistSession.on_final (--text); the wrap-up's
 disposition against the label, and (live) the wrap-up's arrival after the last audio
 was sent; and (live) the handover package's arrival after the agent's Transfer, which
-the benchmark clicks as the escalating turn of each call labelled for a handover ends.
+the benchmark clicks once the agent has answered the escalating turn of each call
+labelled for a handover.
 """
 
 from __future__ import annotations
@@ -162,11 +163,10 @@ def package_latency(observed: Observed) -> float | None:
 
 
 def transfer_time(call: LabelledCall) -> float | None:
-    """Where the labels expect a handover: the agent transfers as the escalating turn
-    ends (the reply that the cue asks for)."""
-    if not call.labels.handover_expected or call.labels.escalation_turn is None:
-        return None
-    return call.turns[call.labels.escalation_turn].end_s
+    """Where the labels expect a handover: the agent transfers once they have answered
+    the escalating turn (the reply the cue asks for)."""
+    window = call.escalation_window_s()
+    return window[1] if call.labels.handover_expected and window is not None else None
 
 
 def wrapup_latency(observed: Observed) -> float | None:
