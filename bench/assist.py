@@ -6,6 +6,7 @@
     .venv/bin/python -m bench.assist --scripts DIR  # other call scripts (JSON, see fixtures/)
     .venv/bin/python -m bench.assist --neural --split test   # the neural-voice set, its test half
     .venv/bin/python -m bench.assist --neural --auto-language  # no language from the platform
+    .venv/bin/python -m bench.assist --neural --hotwords "postcode, email, dot com"
 
 `--neural`: the 24 labelled scripts of fixtures/calls/neural, synthesised with neural
 voices by scripts/synth-calls (../shared/eval/synth_neural.py in a pinned venv of its
@@ -176,8 +177,11 @@ def wrapup_latency(observed: Observed) -> float | None:
     return observed.arrived_wall_s[drafts[-1][0]] - observed.audio_sent_wall_s
 
 
-async def run_live(calls: list[LabelledCall], speed: float, declare_language: bool) -> list[Score]:
-    server = LocalServer(Path(tempfile.mkdtemp(prefix="bench-assist-"))).start()
+async def run_live(
+    calls: list[LabelledCall], speed: float, declare_language: bool, hotwords: str = ""
+) -> list[Score]:
+    env = {"CALLASSIST_ASR_HOTWORDS": hotwords} if hotwords else {}
+    server = LocalServer(Path(tempfile.mkdtemp(prefix="bench-assist-")), env=env).start()
     scores = []
     try:
         for k, call in enumerate(calls):
@@ -354,6 +358,9 @@ def main() -> None:
     parser.add_argument(
         "--auto-language", action="store_true", help="the platform declares no language"
     )
+    parser.add_argument(
+        "--hotwords", default="", help="live: [asr] hotwords for the server (default none)"
+    )
     args = parser.parse_args()
     if args.neural:
         calls = [LabelledCall.load(base) for base in neural_calls()]
@@ -364,7 +371,7 @@ def main() -> None:
     if args.text:
         scores = run_text(calls)
     else:
-        scores = asyncio.run(run_live(calls, args.speed, not args.auto_language))
+        scores = asyncio.run(run_live(calls, args.speed, not args.auto_language, args.hotwords))
     print_totals(scores)
 
 

@@ -20,3 +20,6 @@ class WhisperOptions:
     fit_window_finals: bool = False
     # Speech in other languages goes to this model ("" = none: everything is English).
     multilingual_model: str = "base"
+    # Words the recogniser should expect (faster-whisper's `hotwords`): a deployment's
+    # product names, ids and data-point vocabulary. "" = none (see README, Measured).
+    hotwords: str = ""

@@ -162,6 +162,7 @@ class WhisperEngine:
                 no_repeat_ngram_size=3 if no_repeat else 0,
                 beam_size=options.beam_size,
                 initial_prompt=request.prompt or None,
+                hotwords=options.hotwords or None,
                 condition_on_previous_text=False,
                 word_timestamps=request.word_timestamps,
                 without_timestamps=not request.word_timestamps,
