@@ -94,7 +94,11 @@ _STREET = (
     r"Road|Rd|Street|St|Avenue|Ave|Lane|Close|Drive|Way|Place|Court|Crescent|Terrace|Grove"
     r"|Gardens|Square|Hill|Park|Row|Boulevard|Mews|Walk|Parade"
 )
-_ADDRESS = re.compile(rf"\b\d{{1,4}}[A-Za-z]?,?\s+(?:[A-Z][\w']*\s+){{1,3}}(?:{_STREET})\b")
+# "12 Baker Street", and as the recogniser writes it: "27-mill lane"
+_ADDRESS = re.compile(
+    rf"\b\d{{1,4}}[A-Za-z]?(?:,?\s+(?:[A-Z][\w']*\s+){{1,3}}(?:{_STREET})"
+    rf"|-(?:[A-Za-z][\w']*\s+){{1,3}}(?i:{_STREET}))\b"
+)
 # An amount said with no currency: "fifty four ninety nine a month", "my plan is forty five"
 _PRICE_CUE = (
     r"price|prices|cost|costs|pay|paying|paid|charge|charged|charges|refund|fee|bill|plan is"
@@ -108,15 +112,17 @@ _PER = re.compile(
     r"\b(?P<value>\d{1,4}(?:\.\d{2})?)(?: (?P<cents>\d{2}))? (?:a|per) (?:month|year|week)\b"
 )
 _CUED = re.compile(
-    rf"\b(?:{_PRICE_CUE})\b(?:\s+(?:is|was|of|for|at))?\s+(?P<value>\d{{1,4}})(?:\s+(?P<cents>\d{{2}}))?\b(?!\s*(?:days?|weeks?|months?|years?|%))",
+    rf"\b(?:{_PRICE_CUE})\b(?:\s+(?:is|was|of|for|at))?\s+(?P<value>\d{{1,4}})"
+    r"(?:\s+(?P<cents>\d{2}))?\b(?![,.]\d)(?!\s*(?:days?|weeks?|months?|years?|%))",
     re.I,
 )
 _MONEY_TALK = re.compile(rf"\b(?:{_PRICE_CUE})\b", re.I)
 # A phone number read in groups: "077 00912456", "0161 496 0000" (10 or 11 digits from 0).
 _PHONE_GROUPS = re.compile(r"(?<![\d.])0\d{1,10}(?:[ ,-]+\d{2,8}){0,3}\b")
-# Digit groups read with a pause: "seven three three, nine zero two" -> "733, 902" -> "733902".
-# Groups of 2-3 digits, or 4 from a 0, so that "2019, 2020" and "30, 40" stay apart.
-_GROUPS = re.compile(r"\b(?:\d{2,3}|0\d{3})(?:, (?:\d{3}|0\d{3}))+\b")
+# Digit groups read with a pause: "seven three three, nine zero two" -> "733, 902" ->
+# "733902"; the recogniser writes "733 902" or "61-407" too. Groups of 2-3 digits, or 4
+# from a 0, then groups of 3 (or 4 from a 0), so "2019, 2020" and "30, 40" stay apart.
+_GROUPS = re.compile(r"\b(?:\d{2,3}|0\d{3})(?:(?:, | |-)(?:\d{3}|0\d{3}))+\b(?![.,]\d)")
 # A UK postcode once spelled letters are joined: "SW1A2BQ" -> "SW1A 2BQ".
 _POSTCODE = re.compile(r"\b(?P<out>[A-Z]{1,2}\d[A-Z\d]?) ?(?P<in>\d[A-Z]{2})\b")
 # A product or plan named with a number: "a Pixel 7", "the Essentials 20".
@@ -184,7 +190,7 @@ def _joined(text: str) -> str:
 
 
 def _grouped(text: str) -> str:
-    return _GROUPS.sub(lambda m: m[0].replace(", ", ""), text)
+    return _GROUPS.sub(lambda m: re.sub(r"[, -]", "", m[0]), text)
 
 
 def _spelled(text: str, segment_id: str) -> Iterator[DataPoint]:
@@ -216,7 +222,8 @@ def _phones(text: str, segment_id: str, known: set[str]) -> Iterator[DataPoint]:
 
 def _addresses(text: str, segment_id: str) -> Iterator[DataPoint]:
     for match in _ADDRESS.finditer(text):
-        value = re.sub(r",?\s+", " ", match[0])
+        words = re.split(r"[,\s-]+", match[0])
+        value = " ".join(w[:1].upper() + w[1:] for w in words)  # "27-mill lane" -> "27 Mill Lane"
         yield DataPoint("address", value, match[0], segment_id)
 
 

@@ -34,6 +34,9 @@ def test_spoken_numbers_are_written_as_digits(spoken, text):
         # read digit by digit, in groups with a pause, with "oh" for zero
         ("Seven three three, nine zero two.", "number", "733902"),
         ("Sure, it's sixty one, four zero seven.", "number", "61407"),
+        ("733 902", "number", "733902"),  # as the recogniser writes the groups
+        ("Show it 61-407.", "number", "61407"),
+        ("It's 27-mill lane Bristol.", "address", "27 Mill Lane"),
         ("it's oh seven seven oh oh, nine one two, four five six", "phone", "07700912456"),
         ("call me on oh one six one, four nine six, oh oh oh oh", "phone", "01614960000"),
         # spelled out, as people spell
@@ -73,10 +76,17 @@ def test_a_bare_number_takes_the_kind_the_agent_asked_for():
         "I have one or two questions",
         "I was on plan B for a while",
         "we waited 30, 40 minutes",
+        "I waited 2 hours in the park",
     ],
 )
 def test_no_data_points_in_ordinary_words(text):
     assert extract(text, "s1") == []
+
+
+def test_a_thousands_separator_is_one_amount():
+    assert [(p.kind, p.value) for p in extract("it costs 1,200 pounds", "s1")] == [
+        ("amount", "1200")
+    ]
 
 
 def test_a_postcode_is_one_data_point():
