@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assist.cues import RuleBook
+from assist.dynamics import DynamicsOptions
 from assist.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from assist.errors import AssistError
 from assist.intent import IntentCatalog, IntentOptions
@@ -37,6 +38,7 @@ class AssistOptions:
     argos_packages_dir: str = ""  # "" = Argos's default (~/.local/share/argos-translate)
     intent: IntentOptions = field(default_factory=IntentOptions)
     sentiment: SentimentOptions = field(default_factory=SentimentOptions)
+    dynamics: DynamicsOptions = field(default_factory=DynamicsOptions)
 
     def path(self, configured: str, default: str) -> Path:
         return Path(configured).expanduser() if configured else DATA_DIR / default

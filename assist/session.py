@@ -2,7 +2,8 @@
 
     session = AssistSession(assistant)
     events = session.on_final(final)      # sentiment, intent, summary, suggestions, cues
-    events = session.on_time(audio_s)     # time-driven rules (agent silence)
+    events = session.on_time(audio_s)     # time-driven rules (agent silence), dynamics
+    events = session.on_activity(speaker, t_start, t_end)  # someone is speaking (partials)
     session.on_paused(seconds)            # call time that passed paused: nobody's silence
     cue = session.with_context(cue)       # a cue raised elsewhere, with summary and tail
     package = session.handover(request)   # the call changes hands: everything so far
@@ -26,6 +27,7 @@ import numpy as np
 
 from assist.assistant import Assistant
 from assist.cues import CueState, Firing, Rule
+from assist.dynamics import ConversationDynamics
 from assist.intent import IntentTracker
 from assist.sentiment import Reading, SpeakerSentiment
 from assist.summary import RollingSummary
@@ -82,6 +84,7 @@ class AssistSession:
         }
         self._summary = RollingSummary()
         self._wrapup = WrapupDraft(assistant.dispositions)
+        self._dynamics = ConversationDynamics(options.dynamics)
         self._cues = CueState()
         self._tail: deque[TranscriptLine] = deque(maxlen=options.transcript_tail_lines)
         self._suggested: set[str] = set()
@@ -148,6 +151,7 @@ class AssistSession:
 
     def _understand(self, final: TranscriptFinal, text: str) -> list[AssistEvent]:
         speaker, sid = final.speaker, final.segment_id
+        dynamics = self._dynamics.on_final(final)
         self._tail.append(TranscriptLine(speaker, text, final.t_start))
         self._last_end_s[speaker] = max(self._last_end_s.get(speaker, -1.0), final.t_end)
         vector = self._vector(text) if speaker == CUSTOMER or self._needs_vector[speaker] else None
@@ -184,10 +188,18 @@ class AssistSession:
         firings = self._fired(speaker, text, vector, reading)
         if firings:
             events += self._raise(firings, sid)
-        return events
+        return events + dynamics
 
     def on_time(self, audio_s: float) -> list[AssistEvent]:
-        """Rules that fire on time passing rather than words: the agent's silence."""
+        """What time passing rather than words sets off: the agent's silence, dead air, the
+        conversation's dynamics."""
+        return self._dynamics.on_time(audio_s) + self._silence(audio_s)
+
+    def on_activity(self, speaker: Speaker, t_start: float, t_end: float) -> list[AssistEvent]:
+        """Someone is speaking (their newest partial covers t_start..t_end)."""
+        return self._dynamics.on_activity(speaker, t_start, t_end)
+
+    def _silence(self, audio_s: float) -> list[AssistEvent]:
         agent_end, customer_end = self._last_end_s[AGENT], self._last_end_s[CUSTOMER]
         if agent_end < 0 or customer_end <= agent_end:
             return []  # no agent on this call, or the caller is not waiting for one
@@ -206,6 +218,7 @@ class AssistSession:
         for speaker, end_s in self._last_end_s.items():
             if end_s >= 0:
                 self._last_end_s[speaker] = end_s + seconds
+        self._dynamics.on_paused(seconds)
         return []
 
     def on_caller_history(self, history: CallerHistory, now: datetime) -> list[AssistEvent]:

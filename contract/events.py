@@ -57,6 +57,13 @@ class Severity(enum.StrEnum):
 class SuggestionKind(enum.StrEnum):
     KNOWLEDGE = "knowledge"
     NEXT_ACTION = "next_action"
+    COACHING = "coaching"  # about how the conversation goes: talk ratio, pace, silences
+
+
+class IncidentKind(enum.StrEnum):
+    TALK_OVER = "talk_over"  # both spoke at once for a while
+    INTERRUPTION = "interruption"  # the agent started while the customer was speaking
+    DEAD_AIR = "dead_air"  # nobody spoke for a while (hold, searching, a dropped line)
 
 
 class TranslationEngine(enum.StrEnum):
@@ -307,6 +314,30 @@ class HandoverPackage(_Payload, frozen=True, tag="handover.package"):
     transcript_tail: tuple[TranscriptLine, ...]
 
 
+class Dynamics(_Payload, frozen=True, tag="dynamics"):
+    """How the conversation goes, from both tracks' speech: a snapshot every few seconds
+    of call audio while it changes."""
+
+    t: float  # call-audio second of the snapshot
+    window_s: float  # the sliding window of the ratio and the pace
+    agent_talk_ratio: float | None  # the agent's share of the speech in the window
+    agent_wpm: float | None  # words per minute while the agent spoke, in the window
+    customer_wpm: float | None
+    talk_over_s: float  # so far in the call
+    interruptions: int
+    dead_air_s: float  # silences of at least the dead-air threshold, so far
+
+
+class DynamicsIncident(_Payload, frozen=True, tag="dynamics.incident"):
+    """One moment worth a supervisor's look: a talk-over, an interruption, dead air."""
+
+    kind: IncidentKind
+    t_start: float  # call-audio seconds
+    t_end: float
+    speaker: Speaker | None  # who interrupted or talked over; None for dead air
+    detail: str  # for people: "3.2 s of dead air"
+
+
 class CallPaused(_Payload, frozen=True, tag="call.paused"):
     """Audio is dropped unheard until call.resumed: nothing is transcribed or stored."""
 
@@ -372,6 +403,8 @@ Payload = (
     | Alert
     | HandoverPackage
     | CallerHistory
+    | Dynamics
+    | DynamicsIncident
     | CallPaused
     | CallResumed
     | CallEnded
@@ -389,6 +422,8 @@ AssistEvent = (
     | Alert
     | HandoverPackage
     | CallerHistory
+    | Dynamics
+    | DynamicsIncident
 )
 
 # What every supervisor sees, whatever the call: enough for a live wallboard.
@@ -402,6 +437,7 @@ ALERT_FEED_TYPES: tuple[type[Payload], ...] = (
     HandoverCue,
     Alert,
     HandoverPackage,
+    DynamicsIncident,
     WrapupAccepted,
 )
 

@@ -27,8 +27,10 @@ from contract.events import (
     AssistEvent,
     CallerHistory,
     HandoverCue,
+    Speaker,
     Summary,
     TranscriptFinal,
+    TranscriptPartial,
     Wrapup,
 )
 from voice.clock import Clock, SystemClock
@@ -112,6 +114,7 @@ class CallAssist:
         self._queued = asyncio.Event()
         self._closing = False
         self._last_tick_s = 0.0
+        self._activity: dict[Speaker, tuple[float, float]] = {}  # newest partial's span
         self._tasks = TaskSet(log, f"call {call_id} assist")
         self._task = self._tasks.spawn(self._run())
 
@@ -139,6 +142,10 @@ class CallAssist:
     def handover(self, request: HandoverRequest) -> None:
         """Publishes the handover package, after the finals queued before it."""
         self._put(request)
+
+    def activity(self, partial: TranscriptPartial) -> None:
+        """Someone is speaking: read with the next tick (partials come too often to queue)."""
+        self._activity[partial.speaker] = (partial.t_start, partial.t_end)
 
     def tick(self, audio_s: float) -> None:
         if audio_s - self._last_tick_s >= TICK_EVERY_S:
@@ -219,7 +226,10 @@ class CallAssist:
             return [self._session.handover(payload)]
         if isinstance(payload, _History):
             return self._session.on_caller_history(payload.history, payload.now)
-        return self._session.on_time(payload)
+        events = []
+        for speaker, (t_start, t_end) in list(self._activity.items()):
+            events += self._session.on_activity(speaker, t_start, t_end)
+        return events + self._session.on_time(payload)
 
 
 def _kind(payload: _Input) -> str:

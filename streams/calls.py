@@ -262,6 +262,8 @@ class CallSession:
         else:
             views = self._redactor.derived(payload)
         self._hub.publish(self.call_id, views)
+        if self._assist is not None and isinstance(views.desktop, TranscriptPartial):
+            self._assist.activity(views.desktop)
         if self._assist is not None and isinstance(views.desktop, TranscriptFinal):
             self._assist.final(views.desktop)
             self._shown_finals[views.desktop.segment_id] = views.desktop

@@ -14,7 +14,7 @@
     [call]       language, agent_language, languages
     [assist]     enabled, intents_file, rules_file, dispositions_file, knowledge_dir,
                  embeddings_model, knowledge_min_score, transcript_tail_lines
-    [assist.intent], [assist.sentiment]  detector thresholds (see assist/intent.py, sentiment.py)
+    [assist.intent], [assist.sentiment], [assist.dynamics]  detector thresholds (see assist/)
     [webrtc]     ice_servers, ice_username, ice_credential
     [audiohook]  client_secret (verify Genesys request signatures), supported_languages
     [privacy]    policy_file, keep_last_four, max_pause_s, caller_key (redaction, pause for

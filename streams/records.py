@@ -19,6 +19,8 @@ from contract.events import (
     CallPaused,
     CallResumed,
     CallStarted,
+    Dynamics,
+    DynamicsIncident,
     HandoverCue,
     HandoverPackage,
     IntentDetected,
@@ -60,6 +62,8 @@ def read_record(stored: tuple[dict[str, Any], list[str]] | None) -> bytes | None
         "alerts": view.alerts,
         "handovers": view.handovers,
         "caller_history": view.history,
+        "dynamics": view.dynamics,
+        "incidents": view.incidents,
         "wrapup": view.wrapup,  # the co-pilot's draft
         "wrapup_accepted": view.accepted,  # the agent's, with the after-call work seconds
     }
@@ -79,6 +83,8 @@ class _View:
         self.alerts: list[msgspec.Raw] = []
         self.handovers: list[msgspec.Raw] = []
         self.history: CallerHistory | None = None
+        self.incidents: list[msgspec.Raw] = []
+        self.dynamics: Dynamics | None = None
         self.wrapup: Wrapup | None = None
         self.accepted: WrapupAccepted | None = None
 
@@ -105,6 +111,10 @@ class _View:
                 self.handovers.append(raw)
             case CallerHistory():
                 self.history = payload  # the last: once the intent showed a repeat
+            case DynamicsIncident():
+                self.incidents.append(raw)
+            case Dynamics():
+                self.dynamics = payload  # the last snapshot
             case Wrapup():
                 self.wrapup = payload
             case WrapupAccepted():

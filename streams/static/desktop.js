@@ -88,6 +88,8 @@ function handle(event) {
     "handover.cue": onHandover,
     "handover.package": onPackage,
     "caller.history": onHistory,
+    dynamics: onDynamics,
+    "dynamics.incident": onIncident,
     "call.paused": onPaused,
     "call.resumed": onResumed,
     "call.ended": onEnded,
@@ -480,4 +482,20 @@ function onHistory(event) {
     $("history-repeat").textContent =
       `Repeat contact: called on ${new Date(earlier.started_at).toLocaleDateString()} about ${label(earlier.intent)}, not resolved.`;
   }
+}
+
+// --- conversation dynamics ------------------------------------------------------------------
+function onDynamics(event) {
+  $("dynamics").hidden = false;
+  const minutes = Math.round(event.window_s / 60);
+  $("dyn-ratio").textContent = event.agent_talk_ratio === null
+    ? "—" : `${Math.round(event.agent_talk_ratio * 100)}% of the last ${minutes} min`;
+  $("dyn-pace").textContent = event.agent_wpm === null ? "—" : `${Math.round(event.agent_wpm)} words/min`;
+  $("dyn-talkover").textContent = `${event.talk_over_s.toFixed(1)} s, ${event.interruptions} interruption(s)`;
+  $("dyn-deadair").textContent = `${Math.round(event.dead_air_s)} s`;
+}
+
+function onIncident(event) {
+  $("dynamics").hidden = false;
+  $("dyn-incident").textContent = `${clock(event.t_start)}: ${event.detail}`;
 }

@@ -69,6 +69,29 @@
  * @property {string} segment_id
  */
 
+/**
+ * @typedef {Object} Dynamics
+ * @property {"dynamics"} type
+ * @property {number} t
+ * @property {number} window_s
+ * @property {number | null} agent_talk_ratio
+ * @property {number | null} agent_wpm
+ * @property {number | null} customer_wpm
+ * @property {number} talk_over_s
+ * @property {number} interruptions
+ * @property {number} dead_air_s
+ */
+
+/**
+ * @typedef {Object} DynamicsIncident
+ * @property {"dynamics.incident"} type
+ * @property {IncidentKind} kind
+ * @property {number} t_start
+ * @property {number} t_end
+ * @property {Speaker | null} speaker
+ * @property {string} detail
+ */
+
 /** @typedef {"client_disconnected" | "error" | "interrupted" | "reconnect" | "server_shutdown" | "stop"} EndReason */
 
 /**
@@ -127,6 +150,8 @@
  * @property {number | null} sentiment_now
  * @property {Array<TranscriptLine>} transcript_tail
  */
+
+/** @typedef {"dead_air" | "interruption" | "talk_over"} IncidentKind */
 
 /**
  * @typedef {Object} IntentDetected
@@ -203,7 +228,7 @@
  * @property {string} why
  */
 
-/** @typedef {"knowledge" | "next_action"} SuggestionKind */
+/** @typedef {"coaching" | "knowledge" | "next_action"} SuggestionKind */
 
 /**
  * @typedef {Object} Summary

@@ -77,6 +77,9 @@ function handle(event) {
     case "handover.package":
       addHandover(event);
       break;
+    case "dynamics.incident":
+      addIncident(event);
+      break;
   }
   render();
 }
@@ -120,6 +123,21 @@ function addHandover(event) {
     el("span", { class: "muted" }, new Date(event.ts).toLocaleTimeString()),
     event.reason ? el("p", {}, event.reason) : null,
     event.sentiment_trend ? el("p", { class: "muted" }, `Customer: ${event.sentiment_trend}`) : null,
+    el("a", { href: `/desktop?call=${encodeURIComponent(event.call_id)}` }, `Open call ${event.call_id}`));
+  $("alerts").prepend(item);
+  while ($("alerts").children.length > MAX_ALERTS) $("alerts").lastElementChild.remove();
+}
+
+/** A talk-over, an interruption or dead air on a call. */
+function addIncident(event) {
+  const key = `${event.call_id}#${event.seq}`;
+  if (shownAlerts.has(key)) return;
+  shownAlerts.add(key);
+  const item = el("li", { class: "incident", "data-call": event.call_id, "data-kind": event.kind },
+    el("span", { class: "badge" }, label(event.kind)), " ",
+    el("strong", {}, `Call ${event.call_id}`), " ",
+    el("span", { class: "muted" }, new Date(event.ts).toLocaleTimeString()),
+    el("p", {}, event.detail),
     el("a", { href: `/desktop?call=${encodeURIComponent(event.call_id)}` }, `Open call ${event.call_id}`));
   $("alerts").prepend(item);
   while ($("alerts").children.length > MAX_ALERTS) $("alerts").lastElementChild.remove();
