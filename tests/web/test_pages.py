@@ -124,7 +124,7 @@ async def keyboard_reachable(page: Page) -> list[str]:
     """The names of what Tab reaches from the top of the page."""
     await page.evaluate("document.activeElement && document.activeElement.blur()")
     names = []
-    for _ in range(20):
+    for _ in range(40):  # the header, hidden panels skipped, then the side panel's cards
         await page.keyboard.press("Tab")
         names.append(await page.evaluate("document.activeElement.textContent.trim()"))
     return names
