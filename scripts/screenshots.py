@@ -4,7 +4,8 @@
 
 Starts a server, streams the labelled billing call through /v1/twilio at twice
 real time, and photographs the agent desktop and the supervisor dashboard just
-after the handover cue, in Debian's Chromium.
+after the handover cue, and the desktop again with the wrap-up drafted as the call
+ends, in Debian's Chromium.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ async def main(out: Path, data_dir: Path) -> None:
                 await desktop.screenshot(path=str(out / "desktop.png"))
                 await supervisor.screenshot(path=str(out / "supervisor.png"))
                 await sending
+            await expect(desktop.locator("#wrapup")).to_be_visible(timeout=120_000)
+            await asyncio.sleep(0.5)
+            await desktop.screenshot(path=str(out / "wrapup.png"))
             await browser.close()
     finally:
         server.stop()
-    print(f"wrote {out / 'desktop.png'} and {out / 'supervisor.png'}")
+    print(f"wrote desktop.png, supervisor.png and wrapup.png in {out}")
 
 
 if __name__ == "__main__":
