@@ -80,12 +80,16 @@ class DispositionCatalog:
 
 # Commitments: who says it, the subject, and the owner that makes.
 _AGENT_WILL = re.compile(
-    r"\b(?:I'll|I will|I'm going to|I am going to|let me)\s+(?P<what>[^.!?]+)", re.I
+    r"\b(?:I'll|I will|I'm going to|I am going to|let me|I'm sending|I am sending)\s+"
+    r"(?P<what>[^.!?]+)",
+    re.I,
 )
+_CUSTOMER_WILL = re.compile(r"\b(?:I'll|I will)\s+(?P<what>[^.!?]+)", re.I)
 _COMPANY_WILL = re.compile(
     r"\b(?:we'll|we will|we're going to|(?:the|an?|our|your)\s+(?:\w+\s+)?"
     r"(?:engineer|technician|courier|manager|team|refund|credit|letter|email|text|parcel|replacement)"
-    r"\s+(?:will|should|is going to)|you'll (?:get|receive|have|see))\s+(?P<what>[^.!?]+)",
+    r"\s+(?:will|should|is going to|goes|comes|arrives)|you'll (?:get|receive|have|see))"
+    r"\s+(?P<what>[^.!?]+)",
     re.I,
 )
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
@@ -101,6 +105,16 @@ _WHEN = re.compile(
 _DONE = re.compile(
     r"\bI(?:'ve| have)\s+(?:just\s+|now\s+|also\s+|already\s+)?"
     r"(?P<what>(?:\w+ed|sent|put|set|made|taken|given|reset|done)\b[^.!?]*)",
+    re.I,
+)
+# One commitment per clause: "remove the charges now, and I'll flag the account".
+_NEXT_COMMITMENT = re.compile(
+    r",?\s+(?:and|so|but)\s+(?=(?:I'll|I will|we'll|we will|it'll|you'll)\b)|,\s+(?:so|but)\s+",
+    re.I,
+)
+# Things the company delivers whoever promised them: a refund, a credit, a replacement...
+_COMPANY_DELIVERS = re.compile(
+    r"\b(?:refund|credit|replacement|letter|engineer|technician|courier|parcel|visit|upgrade)\b",
     re.I,
 )
 _VAGUE = re.compile(r"^(?:help|see|understand|check that|do that|be|have a look|just)\b", re.I)
@@ -121,7 +135,7 @@ class WrapupDraft:
         if speaker is Speaker.CUSTOMER:
             if not self._reason_line and len(text.split()) >= _FIRST_WORDS:
                 self._reason_line = text
-            self._commit(_AGENT_WILL, text, FollowUpOwner.CUSTOMER, segment_id)
+            self._commit(_CUSTOMER_WILL, text, FollowUpOwner.CUSTOMER, segment_id)
             return
         for disposition in self.catalog.dispositions:
             if any(p.search(text) for p in disposition.patterns):
@@ -169,13 +183,18 @@ class WrapupDraft:
         return self.catalog.default, CONFIDENCE_DEFAULT, (), ()
 
     def _commit(self, pattern: re.Pattern[str], text: str, owner: FollowUpOwner, sid: str) -> None:
-        for match in pattern.finditer(text):
-            what = _clip(match["what"].strip(" ,"))
+        matches = [m for clause in _NEXT_COMMITMENT.split(text) for m in pattern.finditer(clause)]
+        for match in matches:
+            said = match["what"]
+            what = _clip(said.strip(" ,"))
             if len(what.split()) < 2 or _VAGUE.match(what) or len(self._follow_ups) >= MAX_NOTES:
                 continue
             if any(f.what == what for f in self._follow_ups):
                 continue
-            when = _WHEN.search(match["what"])
+            when = _WHEN.search(said)
+            # what the agent arranges for the company to do is the company's to deliver
+            if owner is FollowUpOwner.AGENT and _COMPANY_DELIVERS.search(what):
+                owner = FollowUpOwner.COMPANY
             self._follow_ups.append(FollowUp(what, owner, when[0] if when else "", sid))
 
     @staticmethod

@@ -69,6 +69,7 @@ from testkit.calls import (
     Observed,
     final_summary,
     found_data_point,
+    found_follow_up,
     found_step,
     script_finals,
     stream_call,
@@ -94,6 +95,7 @@ class Score:
     points: tuple[int, int]
     steps: tuple[int, int]
     disposition: tuple[str | None, str | None] = (None, None)  # (labelled, drafted)
+    follow_ups: tuple[int, int] = (0, 0)  # labelled follow-ups the draft has, of all labelled
     wrapup_s: float | None = None  # live: the draft's arrival after the last audio was sent
     package_s: float | None = None  # live: the handover package's arrival after Transfer
     missed: list[str] = field(default_factory=list)  # labelled data points and steps not found
@@ -126,6 +128,8 @@ def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) ->
     missed += [f"step {s!r}" for s, ok in zip(labels.steps_tried, steps, strict=True) if not ok]
     drafts = payloads(events, Wrapup)
     disposition = (labels.disposition, drafts[-1].disposition if drafts else None)
+    drafted = drafts[-1].notes.follow_ups if drafts else ()
+    follow_ups = [found_follow_up(f, drafted) for f in labels.follow_ups]
     return Score(
         call.name,
         labels.split,
@@ -138,6 +142,7 @@ def score(call: LabelledCall, events: list[Event], arrived: dict[int, float]) ->
         (sum(points), len(points)),
         (sum(steps), len(steps)),
         disposition,
+        (sum(follow_ups), len(follow_ups)),
         missed=missed,
     )
 
@@ -328,6 +333,8 @@ def print_total(scores: list[Score]) -> None:
     if labelled:
         right = sum(s.disposition[0] == s.disposition[1] for s in labelled)
         print(f"wrap-up disposition: {right}/{len(labelled)}")
+        found, total = (sum(s.follow_ups[k] for s in scores) for k in (0, 1))
+        print(f"wrap-up follow-ups (labelled ones drafted, owner right): {found}/{total}")
     wrapups = [s.wrapup_s for s in scores if s.wrapup_s is not None]
     if wrapups:
         print(

@@ -21,7 +21,7 @@ import numpy as np
 import soxr
 from websockets.asyncio.client import connect
 
-from contract.events import CallEnded, Event, Speaker, Summary, TranscriptFinal
+from contract.events import CallEnded, Event, FollowUp, Speaker, Summary, TranscriptFinal
 from streams.client import Recording, follow_events, send_paced, twilio_messages
 from testkit.events import P, follow_alerts, numbered, payloads
 from voice.prosody import measure_prosody
@@ -42,6 +42,12 @@ class Turn(msgspec.Struct, frozen=True):
     style: str = "calm"
 
 
+class FollowUpLabel(msgspec.Struct, frozen=True):
+    what: str
+    owner: str  # agent, company, customer
+    when: str | None = None
+
+
 class Labels(msgspec.Struct, frozen=True):
     intent: str | None  # None: a call that fits none of the intents
     handover_expected: bool
@@ -51,6 +57,7 @@ class Labels(msgspec.Struct, frozen=True):
     steps_tried: tuple[str, ...] = ()
     promised: tuple[str, ...] = ()  # what the agent promised
     disposition: str | None = None  # how the call ended, a name of the disposition catalog
+    follow_ups: tuple[FollowUpLabel, ...] = ()
     split: str = ""  # "dev" (tune on it) or "test"; "" for the older scripts
 
 
@@ -206,6 +213,22 @@ def found_data_point(label: str, summary: Summary) -> bool:
         wanted in point.value.lower() or wanted in point.text.lower()
         for point in summary.data_points
     )
+
+
+_LITTLE_WORDS = frozenset(
+    "a an the to of on for by in at and or with your my you me it is be will".split()
+)
+
+
+def found_follow_up(label: FollowUpLabel, drafted: Iterable[FollowUp]) -> bool:
+    """A labelled follow-up the draft has: the same owner, and at least half of the label's
+    own words (not the little ones) in what the draft says."""
+    wanted = {w for w in re.findall(r"[a-z0-9.]+", label.what.lower()) if w not in _LITTLE_WORDS}
+    for follow_up in drafted:
+        said = set(re.findall(r"[a-z0-9.]+", follow_up.what.lower()))
+        if follow_up.owner.value == label.owner and len(wanted & said) * 2 >= len(wanted):
+            return True
+    return False
 
 
 def found_step(label: str, summary: Summary) -> bool:

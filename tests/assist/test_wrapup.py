@@ -85,3 +85,19 @@ def test_a_catalog_needs_one_default(tmp_path: Path):
     path.write_text('[[disposition]]\nname = "done"\ndefault = true\npatterns = ["(unclosed"]\n')
     with pytest.raises(CatalogError, match="patterns"):
         DispositionCatalog.load(path)
+
+
+def test_each_commitment_is_one_follow_up_and_the_company_delivers_refunds():
+    wrapup = drafted(
+        (AGENT, "I'll remove the charges now, and I'll flag the account so it stops."),
+        (AGENT, "I'm sending a replacement out today by express."),
+        (AGENT, "The refund goes back to your card within five days."),
+        (CUSTOMER, "I'm going to Spain next week, I'll call you from there."),
+    )
+    follow_ups = {(f.what, f.owner) for f in wrapup.notes.follow_ups}
+    assert ("remove the charges now", FollowUpOwner.AGENT) in follow_ups
+    assert ("flag the account so it stops", FollowUpOwner.AGENT) in follow_ups
+    assert ("a replacement out today by express", FollowUpOwner.COMPANY) in follow_ups
+    assert ("back to your card within five days", FollowUpOwner.COMPANY) in follow_ups
+    assert ("call you from there", FollowUpOwner.CUSTOMER) in follow_ups
+    assert not any("Spain" in what for what, _ in follow_ups)  # going somewhere: no promise
