@@ -36,5 +36,7 @@ async def test_dead_air_on_the_desktop_and_the_supervisor_page(server: LocalServ
 
     await expect(desk.locator("#dyn-incident")).to_contain_text("dead air", timeout=TIMEOUT_MS)
     await expect(desk.locator("#dynamics")).to_be_visible()
+    # Streamed at 8x on a busy machine, a final can land after the silence was judged,
+    # which splits it in two: at least one incident, each saying how long.
     incident = supervisor.locator(f'#alerts li.incident[data-call="{CALL}"][data-kind="dead_air"]')
-    await expect(incident).to_contain_text("s of dead air", timeout=TIMEOUT_MS)
+    await expect(incident.first).to_contain_text("s of dead air", timeout=TIMEOUT_MS)
